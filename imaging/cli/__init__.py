@@ -1,0 +1,61 @@
+"""Command-line interface: ``imaging <command> [options]``.
+
+The CLI is a thin layer over library functions. Each sub-command lives in its own module
+in this package and exposes ``register(subparsers)``, which adds an ``argparse`` parser
+whose ``func`` default runs the command. Heavy imports happen inside the command, so
+``imaging --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: sub-command name -> module that registers it (module order = order in ``--help``)
+SUBCOMMANDS: tuple[str, ...] = ("features", "segment", "phantoms")
+
+logger = logging.getLogger("imaging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from imaging import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imaging",
+        description="MRI/CT to tumour sub-region masks, volumes, ratios, shape measures and radiomics."
+    )
+    parser.add_argument("--version", action="version", version=f"imaging {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"imaging.cli.{name}")
+        except ModuleNotFoundError as exc:  # a sub-command not built yet
+            if exc.name == f"imaging.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=min(level, logging.INFO), format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        # bad input: one clear line, no traceback
+        print(f"imaging {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

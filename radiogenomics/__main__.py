@@ -1,0 +1,5 @@
+import sys
+
+from radiogenomics.cli import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+r"""Shared helpers of the baseline classifiers (NBLDA, PLDA, NSC, VoomNSC, RF).
+
+- :class:`CountSizeModel` — PoiClaClu / NBLDA-style per-sample size factors
+  :math:`s_i` (summing to one over the training samples) and the expected counts
+  :math:`\hat n_{ig} = s_i \sum_{i'} x_{i'g}`; test samples are normalised against the
+  *training* reference only.
+- :func:`select_genes` — the top ``n_genes`` by the exact test, chosen inside ``fit``.
+- :func:`prepare_fit` / :func:`prepare_predict` — validated counts, labels and genes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import align, as_count_frame, as_labels
+
+logger = logging.getLogger(__name__)
+
+NORMALIZATIONS = ("mle", "deseq", "quantile", "tmm")
+_ALIASES = {"library": "mle", "mle": "mle", "deseq": "deseq", "rle": "deseq",
+            "quantile": "quantile", "tmm": "tmm"}
+
+
+def _canon(method: str) -> str:
+    key = str(method).lower()
+    if key not in _ALIASES:
+        raise ValueError(
+            f"normalization must be one of {NORMALIZATIONS} (or 'library'); got {method!r}"
+        )
+    return _ALIASES[key]
+
+
+class CountSizeModel:
+    r"""Size factors of PoiClaClu's ``NullModel`` / ``NullModelTest`` and NBLDA 1.0.1.
+
+    For training counts :math:`x_{ig}` (samples x genes) with column totals
+    :math:`x_{\cdot g}`, the null-model expected count is
+    :math:`\hat n_{ig} = s_i\, x_{\cdot g}` with
+
+    - ``"mle"``: :math:`s_i = x_{i\cdot}/x_{\cdot\cdot}`; a test sample gets
+      :math:`x^*_{\cdot}/x_{\cdot\cdot}`.
+    - ``"deseq"``: :math:`r_i = \mathrm{median}_{g: m_g>0}(x_{ig}/m_g)` with the training
+      geometric means :math:`m_g`, :math:`s_i = r_i/\sum_{i'} r_{i'}`; test:
+      :math:`r^*/\sum r_{i'}`.
+    - ``"quantile"``: :math:`q_i = \max(1, Q_{0.75}(x_{i\cdot}))`, :math:`s_i = q_i/\sum q`;
+      test: :math:`\max(1, Q_{0.75}(x^*))/\sum_i Q_{0.75}(x_i)` (PoiClaClu's denominator
+      without the ``max``).
+    - ``"tmm"``: NBLDA 1.0.1 uses the TMM factors alone,
+      :math:`s_i = f_i/\sum_{i'} f_{i'}` (edgeR ``calcNormFactors``). A test sample's
+      factor is its raw TMM factor against the training reference sample divided by the
+      geometric mean of the raw training factors (NBLDA itself recomputes TMM on the test
+      set, so its test-side values differ; see ``docs``/tests).
+    """
+
+    def __init__(self, method: str = "mle") -> None:
+        self.method = method
+
+    def fit(self, x: np.ndarray) -> CountSizeModel:
+        m = _canon(self.method)
+        x = np.asarray(x, dtype=float)
+        self.total_ = x.sum()
+        self.colsum_ = x.sum(axis=0)
+        if m == "mle":
+            self.sizes_ = x.sum(axis=1) / self.total_
+        elif m == "deseq":
+            with np.errstate(divide="ignore"):
+                self.geomeans_ = np.exp(np.log(x).mean(axis=0))
+            ok = self.geomeans_ > 0
+            if not ok.any():
+                raise ValueError("normalization 'deseq': every gene has a zero in some "
+                                 "training sample; use 'mle' or 'tmm'")
+            raw = np.median(x[:, ok] / self.geomeans_[ok], axis=1)
+            self.raw_sum_ = raw.sum()
+            self.sizes_ = raw / self.raw_sum_
+        elif m == "quantile":
+            q = np.quantile(x, 0.75, axis=1)
+            self.q_sum_ = q.sum()
+            qq = np.maximum(q, 1.0)
+            self.sizes_ = qq / qq.sum()
+        else:
+            from .counts import _tmm_pair, _tmm_reference_column
+
+            lib = x.sum(axis=1)
+            keep = (x > 0).any(axis=0)
+            xt = x[:, keep].T
+            ref = _tmm_reference_column(xt, lib)
+            self.ref_ = x[ref].copy()
+            self.ref_lib_ = float(lib[ref])
+            raw = np.array([_tmm_pair(x[i, keep], self.ref_[keep], lib[i], self.ref_lib_)
+                            for i in range(x.shape[0])])
+            self.keep_ = keep
+            self.scale_ = float(np.exp(np.mean(np.log(raw))))
+            nf = raw / self.scale_
+            self.nf_sum_ = nf.sum()
+            self.sizes_ = nf / self.nf_sum_
+        return self
+
+    def expected(self) -> np.ndarray:
+        """Training :math:`\\hat n_{ig} = s_i x_{\\cdot g}`."""
+        return np.outer(self.sizes_, self.colsum_)
+
+    def test_sizes(self, xte: np.ndarray) -> np.ndarray:
+        m = _canon(self.method)
+        xte = np.asarray(xte, dtype=float)
+        if m == "mle":
+            return xte.sum(axis=1) / self.total_
+        if m == "deseq":
+            ok = self.geomeans_ > 0
+            return np.median(xte[:, ok] / self.geomeans_[ok], axis=1) / self.raw_sum_
+        if m == "quantile":
+            return np.maximum(1.0, np.quantile(xte, 0.75, axis=1)) / self.q_sum_
+        from .counts import _tmm_pair
+
+        lib = xte.sum(axis=1)
+        raw = np.array([_tmm_pair(xte[i, self.keep_], self.ref_[self.keep_], lib[i],
+                                  self.ref_lib_) for i in range(xte.shape[0])])
+        return raw / self.scale_ / self.nf_sum_
+
+    def test_expected(self, xte: np.ndarray) -> np.ndarray:
+        return np.outer(self.test_sizes(xte), self.colsum_)
+
+
+def select_genes(counts: pd.DataFrame, y: pd.Series, n_genes: int | None) -> pd.Index:
+    """Genes used by a baseline: all (``n_genes=None``) or the top ``n_genes`` of
+    ``radiogenomics.de.DEGeneSelector(n_genes, method="exact")`` fitted on these
+    (training) samples only."""
+    if n_genes is None or n_genes >= counts.shape[1]:
+        return counts.columns.copy()
+    if int(n_genes) < 1:
+        raise ValueError(f"n_genes must be a positive integer or None; got {n_genes!r}")
+    from .de import DEGeneSelector  # written in parallel; imported lazily
+
+    sel = DEGeneSelector(n_genes=int(n_genes), method="exact").fit(counts, y)
+    return pd.Index(sel.genes_)
+
+
+def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
+                select: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """Validate ``X``/``y``, set ``classes_``, ``genes_``, ``n_features_in_`` on ``est``.
+
+    Returns the counts restricted to the selected genes and the label array.
+    """
+    df = as_count_frame(X, "counts", integer=integer)
+    yy = as_labels(y)
+    df, yy, _ = align(df, yy)
+    est.n_features_in_ = df.shape[1]
+    est.feature_names_in_ = np.asarray(df.columns, dtype=object)
+    est.classes_ = np.array(sorted(pd.unique(yy)))
+    genes = select_genes(df, yy, getattr(est, "n_genes", None)) if select else df.columns
+    est.genes_ = pd.Index(genes)
+    return df.loc[:, est.genes_], yy.to_numpy()
+
+
+def prepare_predict(est: Any, X: Any, *, integer: bool = True) -> pd.DataFrame:
+    """Validate new counts and return them on the training genes (by name)."""
+    check_is_fitted(est, "genes_")
+    df = as_count_frame(X, "counts", integer=integer)
+    if isinstance(X, (np.ndarray, list)) and df.shape[1] == est.n_features_in_:
+        df.columns = pd.Index(est.feature_names_in_)
+    missing = est.genes_.difference(df.columns)
+    if len(missing):
+        raise ValueError(
+            f"counts lack {len(missing)} genes used by the fitted model: "
+            f"{list(missing[:8])}"
+        )
+    return df.loc[:, est.genes_]
+
+
+def softmax_rows(d: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, computed stably as :math:`e^{d-\\max d}/\\sum e^{d-\\max d}`."""
+    e = np.exp(d - d.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -1,0 +1,522 @@
+"""The radiogenomics-NB classifier: an NB log-linear model fusing RNA-seq and imaging.
+
+Model (DESIGN.md, "The radiogenomics-NB classifier"), for sample ``i``, selected gene ``g``
+and class ``c``:
+
+.. math::
+
+    y_{ig} \\mid c \\sim \\mathrm{NB}(\\mu_{igc}, \\phi_g), \\quad
+    \\log \\mu_{igc} = \\log s_i + b_{gc0} + x_i^\\top b_{gc},
+
+    \\log p(c \\mid y_t, x_t) = \\sum_g \\log \\mathrm{NB}(y_{tg}; \\mu_{tgc}, \\phi_g)
+    + \\log \\pi_c - \\log \\sum_{c'} (\\cdots),
+
+with ``x_i`` the imaging features standardised with the training mean and SD, ``s_i`` size
+factors against the training reference and ``phi_g`` edgeR's weighted-likelihood empirical
+Bayes (tagwise) dispersions. Everything data-dependent (quantile filter, DE gene selection,
+dispersions, size-factor reference, feature centring/scaling and imputation) is learned in
+``fit`` from the training samples only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import _show, align, as_count_frame, as_feature_frame, as_labels
+from ..glm import ETA_MAX, ETA_MIN, nb_glm_fit, nb_logpmf
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NBRadiogenomicsClassifier", "fit_nb_radiogenomics", "join_features"]
+
+_DE_METHODS = ("exact", "lrt", "deseq2")
+_SIZE_FACTORS = ("library", "ratio", "tmm")
+
+
+def join_features(counts: Any, features: Any) -> pd.DataFrame:
+    """One frame ``[counts | features]`` for ``Pipeline`` / ``cross_val_score`` use.
+
+    Pair it with ``NBRadiogenomicsClassifier(feature_columns=list(features.columns))``: the
+    classifier splits the frame back into counts and imaging features in ``fit`` and in
+    every predict-side method, so cross-validation splitters index both consistently.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"g1": [1, 2]}, index=["a", "b"])
+    >>> f = pd.DataFrame({"ET/WT": [0.1, 0.2]}, index=["a", "b"])
+    >>> list(join_features(c, f).columns)
+    ['g1', 'ET/WT']
+    """
+    c = as_count_frame(counts)
+    f = as_feature_frame(features)
+    _, _, f = align(c, None, f)
+    clash = c.columns.intersection(f.columns)
+    if len(clash):
+        raise ValueError(f"feature names clash with gene names: {_show(clash)}")
+    return pd.concat([counts if isinstance(counts, pd.DataFrame) else c, f], axis=1)
+
+
+def _as_counts(X: Any) -> pd.DataFrame:
+    """:func:`as_count_frame` with the messages scikit-learn's estimator checks look for."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise TypeError("A sparse matrix was passed, but dense data is required: "
+                        "NBRadiogenomicsClassifier takes dense counts (samples x genes)")
+    if not isinstance(X, pd.DataFrame) and not hasattr(X, "obs_names"):
+        arr = np.asarray(X)
+        if np.iscomplexobj(arr):
+            raise ValueError("Complex data not supported: counts must be integer read counts")
+        if arr.ndim == 2 and 0 in arr.shape:
+            raise ValueError(f"counts are empty: found {arr.shape[1]} feature(s) "
+                             f"(shape={arr.shape}) while a minimum of 1 is required; "
+                             f"{arr.shape[0]} sample(s)")
+    try:
+        return as_count_frame(X, name="counts")
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise ValueError(f"Negative values in data: {exc}") from None
+        raise
+
+
+def _as_class_labels(y: Any) -> pd.Series:
+    """Labels as a Series (index kept when given) after the classification-target checks."""
+    if y is None:
+        raise ValueError("NBRadiogenomicsClassifier requires y to be passed, but the target y "
+                         "is None")
+    if isinstance(y, pd.Series):
+        lab = y
+    else:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr.ravel()
+        lab = pd.Series(arr)
+    check_classification_targets(lab.to_numpy())
+    levels = pd.unique(lab.dropna())
+    if len(levels) < 2:
+        raise ValueError(f"y has only one class ({_show(levels)}); a classifier needs at "
+                         "least two")
+    return lab
+
+
+class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
+    """Radiogenomics-NB classifier (scikit-learn estimator).
+
+    Parameters
+    ----------
+    n_genes : int, default 10
+        Number of top differentially expressed genes used by the model.
+    de_method : {"exact", "lrt", "deseq2"}, default "exact"
+        DE test for gene selection (:class:`radiogenomics.de.DEGeneSelector`); ``"exact"``
+        needs two classes.
+    size_factor : {"library", "ratio", "tmm"}, default "library"
+        Size factors (:class:`radiogenomics.counts.SizeFactors`); test samples get theirs
+        against the training reference.
+    dispersion : {"classic", "glm"} or float, default "classic"
+        Tagwise dispersions estimated on the quantile-filtered training counts: edgeR
+        classic (weighted-likelihood empirical Bayes on the classes, the paper; ignores the
+        imaging features, so imaging effects inflate it) or edgeR GLM (Cox-Reid, design =
+        class intercepts + standardised imaging features); or one fixed value.
+    slopes : {"class", "shared"}, default "class"
+        ``"class"``: one NB GLM per class (class-specific intercepts and imaging slopes, the
+        paper). ``"shared"``: one GLM per gene with class intercepts and common slopes.
+    alpha : float, default 1.0
+        Ridge penalty ``alpha/2 * ||b||^2`` on the imaging slopes (not the intercepts); it
+        keeps the fits of small classes finite. ``0`` is the unpenalised MLE.
+    priors : {"equal", "empirical"} or array-like, default "equal"
+        Class priors ``pi_c``: equal (the paper), training proportions, or given values.
+    quantile : float, default 0.25
+        :func:`radiogenomics.counts.quantile_filter` threshold applied before DE selection.
+    impute : {None, "median"}, default None
+        Missing imaging features: ``None`` raises ``ValueError`` naming the columns and
+        samples; ``"median"`` fills them with the training medians.
+    feature_columns : sequence of str, optional
+        Columns of ``X`` that are imaging features (the rest are gene counts); lets the
+        model run on one combined frame (:func:`join_features`) inside ``Pipeline`` and
+        ``cross_val_score``. Otherwise pass ``features=`` to ``fit`` and predict methods.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+    genes_ : Index, shape (n_genes,)
+        Selected genes, most significant first.
+    dispersion_ : Series, shape (n_genes,)
+        ``phi_g`` of the selected genes.
+    coef_ : ndarray, shape (n_classes, n_genes, 1 + n_imaging)
+        ``[b_gc0, b_gc]`` per class (natural-log scale, per training SD of each feature).
+    se_ : ndarray, shape (n_classes, n_genes, 1 + n_imaging)
+        Standard errors (from the penalised information when ``alpha > 0``).
+    class_log_prior_ : ndarray, shape (n_classes,)
+    size_factors_ : SizeFactors
+        Fitted on the training counts.
+    imaging_features_ : Index
+        Imaging feature names (empty without features).
+    feature_mean_, feature_scale_, impute_values_ : Series
+        Training mean, SD and medians of the imaging features.
+    selector_ : DEGeneSelector
+    n_features_in_ : int
+        Number of gene columns seen in ``fit``.
+    converged_ : bool
+        Whether every GLM fit converged.
+
+    Examples
+    --------
+    >>> from radiogenomics.datasets import simulate_radiogenomic_cohort
+    >>> d = simulate_radiogenomic_cohort(n_samples=60, n_genes=200, random_state=0)
+    >>> clf = NBRadiogenomicsClassifier(n_genes=10).fit(d.counts, d.y, features=d.features)
+    >>> clf.predict_proba(d.counts, features=d.features).shape
+    (60, 2)
+    """
+
+    def __init__(
+        self,
+        n_genes: int = 10,
+        de_method: str = "exact",
+        size_factor: str = "library",
+        dispersion: str | float = "classic",
+        slopes: str = "class",
+        alpha: float = 1.0,
+        priors: str | Sequence[float] = "equal",
+        quantile: float = 0.25,
+        impute: str | None = None,
+        feature_columns: Sequence[str] | None = None,
+    ) -> None:
+        self.n_genes = n_genes
+        self.de_method = de_method
+        self.size_factor = size_factor
+        self.dispersion = dispersion
+        self.slopes = slopes
+        self.alpha = alpha
+        self.priors = priors
+        self.quantile = quantile
+        self.impute = impute
+        self.feature_columns = feature_columns
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    def _check_params(self) -> None:
+        if not isinstance(self.n_genes, (int, np.integer)) or isinstance(self.n_genes, bool) \
+                or self.n_genes < 1:
+            raise ValueError(f"n_genes must be a positive integer; got {self.n_genes!r}")
+        if self.de_method not in _DE_METHODS:
+            raise ValueError(f"de_method must be one of {_DE_METHODS}; got {self.de_method!r}")
+        if self.size_factor not in _SIZE_FACTORS:
+            raise ValueError(
+                f"size_factor must be one of {_SIZE_FACTORS}; got {self.size_factor!r}")
+        if isinstance(self.dispersion, str):
+            if self.dispersion not in ("classic", "glm"):
+                raise ValueError(
+                    f"dispersion must be 'classic', 'glm' or a number; got {self.dispersion!r}")
+        elif not (np.isscalar(self.dispersion) and np.isfinite(self.dispersion)
+                  and float(self.dispersion) >= 0):
+            raise ValueError(
+                f"dispersion must be 'classic', 'glm' or a non-negative number; "
+                f"got {self.dispersion!r}")
+        if self.slopes not in ("class", "shared"):
+            raise ValueError(f"slopes must be 'class' or 'shared'; got {self.slopes!r}")
+        if not (np.isscalar(self.alpha) and np.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be a non-negative number; got {self.alpha!r}")
+        if not 0.0 <= float(self.quantile) < 1.0:
+            raise ValueError(f"quantile must lie in [0, 1); got {self.quantile!r}")
+        if self.impute not in (None, "median"):
+            raise ValueError(f"impute must be None or 'median'; got {self.impute!r}")
+
+    # ------------------------------------------------------------------ input handling
+    def _split_X(self, X: Any, features: Any) -> tuple[Any, Any]:
+        """Separate gene counts and imaging features of a combined frame."""
+        if self.feature_columns is None:
+            return X, features
+        cols = list(self.feature_columns)
+        if features is not None:
+            raise ValueError("pass imaging features either as feature_columns of X or as "
+                             "features=, not both")
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("feature_columns needs X as a DataFrame with named columns")
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the feature_columns {_show(missing)}")
+        if not cols:
+            return X, None
+        return X.drop(columns=cols), X.loc[:, cols]
+
+    def _counts_for_predict(self, X: Any) -> pd.DataFrame:
+        df = _as_counts(X)
+        if not isinstance(X, pd.DataFrame) and not hasattr(X, "obs_names"):
+            if df.shape[1] != self.n_features_in_:
+                raise ValueError(f"counts have {df.shape[1]} gene columns; the model was "
+                                 f"fitted on {self.n_features_in_}")
+            df.columns = self._train_columns
+        else:
+            missing = self._train_columns.difference(df.columns)
+            if len(missing):
+                raise ValueError(f"counts lack {len(missing)} training genes: {_show(missing)}")
+        return df
+
+    def _prepare_features(self, features: Any, index: pd.Index, *, fitting: bool
+                          ) -> np.ndarray:
+        """Validate, impute and standardise imaging features -> (n, p) array."""
+        if features is None:
+            if not fitting and len(self.imaging_features_):
+                raise ValueError(
+                    f"the model was fitted with imaging features {_show(self.imaging_features_)}"
+                    "; pass features= (or use feature_columns)")
+            return np.zeros((len(index), 0))
+        F = as_feature_frame(features)
+        if F.shape[1] == 0:
+            return self._prepare_features(None, index, fitting=fitting)
+        F = align(pd.DataFrame(index=index), None, F)[2]
+        assert F is not None
+        if not fitting:
+            missing = [c for c in self.imaging_features_ if c not in F.columns]
+            if missing:
+                raise ValueError(f"features lack the training columns {_show(missing)}")
+            F = F.loc[:, self.imaging_features_]
+        nan = F.isna()
+        if fitting:
+            self.impute_values_ = F.median()
+        if nan.to_numpy().any():
+            if self.impute == "median":
+                F = F.fillna(self.impute_values_)
+                still = F.columns[F.isna().any()]
+                if len(still):
+                    raise ValueError(f"features {_show(still)} are missing in every training "
+                                     "sample; cannot impute")
+            else:
+                cols = F.columns[nan.any(axis=0)]
+                rows = F.index[nan.any(axis=1)]
+                raise ValueError(
+                    f"features have missing values (NaN) in columns {_show(cols)} for samples "
+                    f"{_show(rows)}; pass impute='median' or fill them")
+        if fitting:
+            self.imaging_features_ = pd.Index(F.columns)
+            mean = F.mean()
+            sd = F.std(ddof=1)
+            bad = ~(np.isfinite(sd) & (sd > 0))
+            if bad.any():
+                logger.warning("features %s are constant in the training data; not scaled",
+                               _show(F.columns[bad.to_numpy()]))
+            self.feature_mean_ = mean
+            self.feature_scale_ = sd.where(~bad, 1.0)
+        Z = (F - self.feature_mean_) / self.feature_scale_
+        return Z.to_numpy(dtype=float)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, features: Any = None) -> NBRadiogenomicsClassifier:
+        """Fit on training counts ``X`` (samples x genes), labels ``y``, imaging ``features``.
+
+        Gene filtering, DE selection, dispersions, size-factor reference and feature
+        standardisation all use these training samples only.
+        """
+        from ..counts import SizeFactors, quantile_filter
+        from ..de import DEGeneSelector
+        from ..dispersion import estimate_dispersion
+
+        self._check_params()
+        X, features = self._split_X(X, features)
+        lab = _as_class_labels(y)
+        counts = _as_counts(X)
+        if not isinstance(y, pd.Series):
+            if len(lab) != len(counts):
+                raise ValueError(f"y has {len(lab)} labels for {len(counts)} samples")
+            lab.index = counts.index
+        lab = as_labels(lab, name="y")
+        counts, lab, _ = align(counts, lab)
+        assert lab is not None
+        self.classes_ = np.unique(lab.to_numpy())
+        K = len(self.classes_)
+        codes = np.searchsorted(self.classes_, lab.to_numpy())
+        self._train_columns = pd.Index(counts.columns)
+        self.n_features_in_ = counts.shape[1]
+        if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
+            self.feature_names_in_ = np.asarray(counts.columns, dtype=object)
+
+        Z = self._prepare_features(features, counts.index, fitting=True)
+        p = Z.shape[1]
+
+        # size factors: training reference
+        self.size_factors_ = SizeFactors(self.size_factor).fit(counts)
+        log_s = np.log(self.size_factors_.factors_.to_numpy())
+
+        # genes: quantile filter + top-k DE, on the training data only
+        filtered = quantile_filter(counts, q=self.quantile)
+        if filtered.shape[1] == 0:  # ties: every gene has the same mean
+            filtered = counts.loc[:, counts.to_numpy().sum(axis=0) > 0]
+            logger.warning("no gene passes the quantile filter (tied gene means); using all "
+                           "%d non-zero genes", filtered.shape[1])
+            if filtered.shape[1] == 0:
+                raise ValueError("every gene has zero counts in the training samples")
+        self.selector_ = DEGeneSelector(n_genes=int(self.n_genes), method=self.de_method)
+        self.selector_.fit(filtered, lab)
+        self.genes_ = pd.Index(self.selector_.genes_)
+        table = self.selector_.table_
+
+        # dispersions
+        if not isinstance(self.dispersion, str):
+            phi = np.full(len(self.genes_), float(self.dispersion))
+        elif (self.dispersion == "classic" and self.de_method == "exact"
+              and "dispersion" in table.columns):
+            # exactTest already estimated the classic tagwise dispersions on these data
+            phi = table.loc[self.genes_, "dispersion"].to_numpy(dtype=float)
+        else:
+            design = None
+            if self.dispersion == "glm":  # class intercepts + imaging slopes
+                design = np.column_stack([np.eye(K)[codes], Z])
+            res = estimate_dispersion(filtered, groups=lab, design=design,
+                                      method=self.dispersion)
+            phi = res.tagwise.loc[self.genes_].to_numpy(dtype=float)
+        self.dispersion_ = pd.Series(phi, index=self.genes_, name="dispersion")
+
+        # NB GLMs
+        Y = counts.loc[:, self.genes_].to_numpy()
+        G = Y.shape[1]
+        coef = np.empty((K, G, 1 + p))
+        se = np.empty((K, G, 1 + p))
+        converged = True
+        if self.slopes == "class":
+            ridge = np.r_[0.0, np.full(p, float(self.alpha))]
+            for k in range(K):  # loop over classes
+                rows = codes == k
+                Xd = np.column_stack([np.ones(rows.sum()), Z[rows]])
+                fit = nb_glm_fit(Y[rows], Xd, log_s[rows], phi, ridge=ridge)
+                coef[k], se[k] = fit.coef, fit.se
+                converged &= bool(fit.converged.all())
+        else:
+            Xd = np.column_stack([np.eye(K)[codes], Z])
+            ridge = np.r_[np.zeros(K), np.full(p, float(self.alpha))]
+            fit = nb_glm_fit(Y, Xd, log_s, phi, ridge=ridge)
+            converged = bool(fit.converged.all())
+            for k in range(K):
+                coef[k] = np.column_stack([fit.coef[:, k], fit.coef[:, K:]])
+                se[k] = np.column_stack([fit.se[:, k], fit.se[:, K:]])
+        if not converged:
+            logger.warning("some NB GLM fits did not converge; see summary()")
+        self.coef_, self.se_, self.converged_ = coef, se, converged
+
+        # priors
+        if isinstance(self.priors, str):
+            if self.priors == "equal":
+                prior = np.full(K, 1.0 / K)
+            elif self.priors == "empirical":
+                prior = np.bincount(codes, minlength=K) / len(codes)
+            else:
+                raise ValueError(
+                    f"priors must be 'equal', 'empirical' or class probabilities; "
+                    f"got {self.priors!r}")
+        else:
+            prior = np.asarray(self.priors, dtype=float)
+            if prior.shape != (K,) or (prior <= 0).any():
+                raise ValueError(f"priors must be {K} positive numbers; got {self.priors!r}")
+            prior = prior / prior.sum()
+        self.class_log_prior_ = np.log(prior)
+        return self
+
+    # ------------------------------------------------------------------ predict side
+    def _joint_log_likelihood(self, X: Any, features: Any) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        X, features = self._split_X(X, features)
+        counts = self._counts_for_predict(X)
+        Z = self._prepare_features(features, counts.index, fitting=False)
+        s = self.size_factors_.transform(counts.loc[:, self._train_columns]).to_numpy()
+        Y = counts.loc[:, self.genes_].to_numpy()
+        Xd = np.column_stack([np.ones(len(Y)), Z])
+        phi = self.dispersion_.to_numpy()
+        jll = np.empty((len(Y), len(self.classes_)))
+        for k in range(len(self.classes_)):  # loop over classes
+            eta = np.log(s)[:, None] + Xd @ self.coef_[k].T
+            mu = np.exp(np.clip(eta, ETA_MIN, ETA_MAX))
+            jll[:, k] = nb_logpmf(Y, mu, phi).sum(axis=1) + self.class_log_prior_[k]
+        return jll
+
+    def predict_log_proba(self, X: Any, features: Any = None) -> np.ndarray:
+        """``log p(c | y, x)``, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        jll = self._joint_log_likelihood(X, features)
+        return jll - logsumexp(jll, axis=1, keepdims=True)
+
+    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
+        """Posterior class probabilities, shape (n_samples, n_classes)."""
+        return np.exp(self.predict_log_proba(X, features))
+
+    def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
+        """Binary: log posterior odds of ``classes_[1]``; otherwise the log posteriors."""
+        lp = self.predict_log_proba(X, features)
+        if lp.shape[1] == 2:
+            return lp[:, 1] - lp[:, 0]
+        return lp
+
+    def predict(self, X: Any, features: Any = None) -> np.ndarray:
+        """Class with the highest posterior probability."""
+        jll = self._joint_log_likelihood(X, features)
+        return self.classes_[np.argmax(jll, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, features: Any = None) -> float:
+        """Accuracy on ``X`` (counts), ``y`` (and ``features``)."""
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(y, self.predict(X, features), sample_weight=sample_weight))
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> pd.DataFrame:
+        """One row per (gene, class, term): coefficient, SE, z, dispersion and DE result.
+
+        ``term`` is ``"intercept"`` (``b_gc0``) or an imaging feature (slope ``b_gc`` per
+        training SD of that feature); with ``slopes="shared"`` slope rows carry
+        ``class = "(shared)"``.
+        """
+        check_is_fitted(self, "coef_")
+        terms = ["intercept", *map(str, self.imaging_features_)]
+        K, G, P = self.coef_.shape
+        classes = np.asarray(self.classes_, dtype=object)
+        gene = np.repeat(np.asarray(self.genes_, dtype=object)[None, :, None], K, 0)
+        gene = np.broadcast_to(gene, (K, G, P))
+        cls = np.broadcast_to(classes[:, None, None], (K, G, P))
+        term = np.broadcast_to(np.asarray(terms, dtype=object)[None, None, :], (K, G, P))
+        rank = np.broadcast_to(np.arange(1, G + 1)[None, :, None], (K, G, P))
+        term_pos = np.broadcast_to(np.arange(P)[None, None, :], (K, G, P))
+        class_pos = np.broadcast_to(np.arange(K)[:, None, None], (K, G, P))
+        out = pd.DataFrame({
+            "gene": gene.ravel(), "rank": rank.ravel(), "class": cls.ravel(),
+            "term": term.ravel(), "coef": self.coef_.ravel(), "se": self.se_.ravel(),
+        })
+        order = np.lexsort((term_pos.ravel(), class_pos.ravel(), rank.ravel()))
+        out = out.iloc[order]
+        if self.slopes == "shared" and P > 1:
+            out.loc[out["term"] != "intercept", "class"] = "(shared)"
+            out = out.drop_duplicates(["gene", "class", "term"])
+        out["z"] = out["coef"] / out["se"]
+        out["dispersion"] = self.dispersion_.loc[out["gene"]].to_numpy()
+        tab = self.selector_.table_
+        for col in ("logFC", "pvalue"):
+            if col in tab.columns:
+                out["de_" + col] = tab.loc[out["gene"], col].to_numpy()
+        return out.reset_index(drop=True)
+
+
+def fit_nb_radiogenomics(counts: Any, features: Any, y: Any, **params: Any
+                         ) -> NBRadiogenomicsClassifier:
+    """Fit :class:`NBRadiogenomicsClassifier` (``**params``) on counts, features and labels.
+
+    Examples
+    --------
+    >>> from radiogenomics.datasets import simulate_radiogenomic_cohort
+    >>> d = simulate_radiogenomic_cohort(n_samples=40, n_genes=100, random_state=1)
+    >>> clf = fit_nb_radiogenomics(d.counts, d.features, d.y, n_genes=5)
+    >>> list(clf.summary().columns[:6])
+    ['gene', 'rank', 'class', 'term', 'coef', 'se']
+    """
+    return NBRadiogenomicsClassifier(**params).fit(counts, y, features=features)

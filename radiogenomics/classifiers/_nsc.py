@@ -1,0 +1,216 @@
+r"""Nearest shrunken centroids (Tibshirani et al. 2002), equal to CRAN ``pamr`` 1.57.
+
+``pamr.train(list(x = log2(X + 1), y = y))`` computes, per gene *g* and class *k*,
+
+.. math::
+    s_g = \sqrt{\tfrac{1}{n-K}\sum_k\sum_{i\in k}(x_{ig}-\bar x_{kg})^2},\quad
+    s_0 = \mathrm{median}_g\, s_g,\quad
+    m_k = \sqrt{1/n_k - 1/n},\\
+    d_{kg} = \frac{\bar x_{kg}-\bar x_g}{m_k (s_g+s_0)},\quad
+    d'_{kg} = \mathrm{sign}(d_{kg})(|d_{kg}|-\Delta)_+ ,\\
+    \delta_k(x^*) = -\tfrac12\sum_{g\in G}\Bigl(\frac{x^*_g-\bar x_g}{s_g+s_0}
+      - m_k d'_{kg}\Bigr)^2 + \ldots = \sum_{g\in G}\frac{x^*_g-\bar x_g}{s_g+s_0}m_k d'_{kg}
+      - \tfrac12\sum_{g\in G}(m_k d'_{kg})^2 + \log\pi_k
+
+where *G* are the genes with a non-zero shrunken difference in some class; posteriors are the
+softmax of :math:`\delta_k` and the shrunken centroids are
+:math:`\bar x_g + (s_g+s_0)m_k d'_{kg}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedKFold
+
+from .._normalization import CountSizeModel, _canon, prepare_fit, prepare_predict, softmax_rows
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NearestShrunkenCentroid", "soft_shrink", "diag_disc", "nsc_statistics"]
+
+
+def soft_shrink(delta: np.ndarray, threshold: float) -> np.ndarray:
+    r"""Soft thresholding :math:`\mathrm{sign}(d)(|d|-\Delta)_+` (pamr ``soft.shrink``)."""
+    dif = np.abs(delta) - threshold
+    return np.sign(delta) * dif * (dif > 0)
+
+
+def diag_disc(z: np.ndarray, shrunk: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    r"""pamr ``diag.disc`` on standardised data ``z`` (m x p) and shrunken differences
+    ``shrunk`` (p x K): :math:`z\,D - \tfrac12\sum_g D_{gk}^2 + \log\pi_k` over the genes
+    with a non-zero row of *D* (all :math:`\log\pi_k` when there is none)."""
+    pos = np.abs(shrunk).sum(axis=1) > 0
+    if not pos.any():
+        return np.tile(np.log(prior), (z.shape[0], 1))
+    c = shrunk[pos]
+    dd = z[:, pos] @ c
+    dd0 = (c**2).sum(axis=0) / 2.0 - np.log(prior)
+    return dd - dd0[None, :]
+
+
+def nsc_statistics(x: np.ndarray, y: np.ndarray, classes: np.ndarray,
+                   offset_percent: float = 50.0) -> dict:
+    """pamr ``nsc`` training statistics on samples x genes ``x`` (vectorised over genes)."""
+    onehot = (y[:, None] == classes[None, :]).astype(float)
+    nk = onehot.sum(axis=0)
+    n = len(y)
+    K = len(classes)
+    centroids = (x.T @ onehot) / nk  # p x K
+    resid = x - onehot @ centroids.T
+    sd = np.sqrt((resid**2).sum(axis=0) / (n - K))
+    offset = float(np.quantile(sd, offset_percent / 100.0))
+    sd = sd + offset
+    overall = x.mean(axis=0)
+    se_scale = np.sqrt(1.0 / nk - 1.0 / n)
+    delta = (centroids - overall[:, None]) / sd[:, None] / se_scale[None, :]
+    return {"centroids": centroids, "overall": overall, "sd": sd, "offset": offset,
+            "se_scale": se_scale, "delta": delta, "nk": nk}
+
+
+def _grid(delta: np.ndarray, n_threshold: int) -> np.ndarray:
+    """pamr's threshold grid ``seq(0, max|d|, length = n)`` cut after the first threshold
+    with no surviving gene (``remove.zeros = TRUE``)."""
+    thr = np.linspace(0.0, np.abs(delta).max(), n_threshold)
+    nonzero = np.array([(soft_shrink(delta, t) != 0).any(axis=1).sum() for t in thr])
+    zeros = np.nonzero(nonzero == 0)[0]
+    if len(zeros):
+        thr = thr[: zeros[0] + 1]
+    return thr
+
+
+def _balanced_folds(y: np.ndarray, n_folds: int | None, random_state: Any) -> list:
+    counts = pd.Series(y).value_counts()
+    k = int(min(counts.min(), 10) if n_folds is None else min(n_folds, counts.max()))
+    k = max(2, min(k, int(counts.min())))
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
+    return [te for _, te in skf.split(np.zeros(len(y)), y)]
+
+
+class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
+    r"""Nearest shrunken centroid classifier on :math:`\log_2(\text{count}+1)`, pamr-equal.
+
+    Parameters
+    ----------
+    threshold : float or None
+        Shrinkage :math:`\Delta`. ``None`` tunes it like ``pamr.cv``: balanced
+        ``min(10, smallest class)``-fold CV over pamr's 30-threshold grid of the full
+        training fit, taking the largest threshold of minimal CV error.
+    n_genes : int or None
+        Top genes by the exact test, selected inside ``fit`` (``None``: all).
+    normalization : None or {"mle", "deseq", "quantile", "tmm"}
+        ``None`` (as in ``pamr.train(log2(x + 1))``): raw counts. Otherwise counts are
+        divided by size factors (mean 1 over training samples, test samples against the
+        training reference) before the log.
+    prior : None, "proportional", "equal" or array — ``None`` = class proportions (pamr).
+    offset_percent : float — percentile of the gene sds added as :math:`s_0` (50).
+    n_threshold : int — grid length (30).
+    n_folds : int or None; random_state : CV folds.
+
+    Attributes
+    ----------
+    threshold_, centroids_ (raw class means), shrunken_centroids_, centroid_overall_,
+    sd_ (with :math:`s_0`), offset_, cv_results_ (when tuned), classes_, genes_.
+    """
+
+    def __init__(self, threshold: float | None = None, n_genes: int | None = None,
+                 normalization: str | None = None, prior: Any = None,
+                 offset_percent: float = 50.0, n_threshold: int = 30,
+                 n_folds: int | None = None, random_state: Any = None) -> None:
+        self.threshold = threshold
+        self.n_genes = n_genes
+        self.normalization = normalization
+        self.prior = prior
+        self.offset_percent = offset_percent
+        self.n_threshold = n_threshold
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    # -- transforms --------------------------------------------------------------
+    def _log_fit(self, x: np.ndarray):
+        if self.normalization is None:
+            return None, np.log2(x + 1.0)
+        sm = CountSizeModel(_canon(self.normalization)).fit(x)
+        s = sm.sizes_ * len(sm.sizes_)
+        return sm, np.log2(x / s[:, None] + 1.0)
+
+    def _log_new(self, sm, x: np.ndarray) -> np.ndarray:
+        if sm is None:
+            return np.log2(x + 1.0)
+        s = sm.test_sizes(x) * len(sm.sizes_)
+        return np.log2(x / s[:, None] + 1.0)
+
+    def _prior_vec(self, y, classes):
+        if self.prior is None or (isinstance(self.prior, str) and self.prior == "proportional"):
+            return np.array([(y == c).mean() for c in classes])
+        if isinstance(self.prior, str) and self.prior == "equal":
+            return np.full(len(classes), 1.0 / len(classes))
+        p = np.asarray([self.prior[c] for c in classes] if isinstance(self.prior, dict)
+                       else self.prior, dtype=float)
+        if p.shape != (len(classes),) or np.any(p <= 0):
+            raise ValueError(f"prior needs one positive value per class {list(classes)}")
+        return p / p.sum()
+
+    @staticmethod
+    def _shrunk(st, threshold):
+        return soft_shrink(st["delta"], threshold) * st["se_scale"][None, :]
+
+    def _disc(self, st, z_raw, threshold, prior):
+        z = (z_raw - st["overall"][None, :]) / st["sd"][None, :]
+        return diag_disc(z, self._shrunk(st, threshold), prior)
+
+    def fit(self, X: Any, y: Any, features: Any = None):
+        """Fit on counts (samples x genes) and labels; returns self."""
+        df, yy = prepare_fit(self, X, y)
+        classes = self.classes_
+        x = df.to_numpy()
+        sm, z = self._log_fit(x)
+        self._size_model = sm
+        prior = self._prior_vec(yy, classes)
+        self.prior_ = prior
+        st = nsc_statistics(z, yy, classes, self.offset_percent)
+        if self.threshold is None:
+            grid = _grid(st["delta"], int(self.n_threshold))
+            folds = _balanced_folds(yy, self.n_folds, self.random_state)
+            err = np.zeros(len(grid))
+            for te in folds:
+                tr = np.setdiff1d(np.arange(len(yy)), te)
+                smf, zf = self._log_fit(x[tr])
+                stf = nsc_statistics(zf, yy[tr], classes, self.offset_percent)
+                zte = self._log_new(smf, x[te])
+                for j, t in enumerate(grid):
+                    pred = classes[np.argmax(self._disc(stf, zte, t, prior), axis=1)]
+                    err[j] += np.sum(pred != yy[te])
+            err = err / len(yy)
+            self.cv_results_ = pd.DataFrame({"threshold": grid, "error": err})
+            self.threshold_ = float(grid[np.nonzero(err == err.min())[0].max()])
+        else:
+            self.threshold_ = float(self.threshold)
+        self._stats = st
+        g = self.genes_
+        self.centroids_ = pd.DataFrame(st["centroids"], index=g, columns=classes)
+        self.centroid_overall_ = pd.Series(st["overall"], index=g)
+        self.sd_ = pd.Series(st["sd"], index=g)
+        self.offset_ = st["offset"]
+        shr = self._shrunk(st, self.threshold_)
+        self.shrunken_centroids_ = pd.DataFrame(
+            st["overall"][:, None] + shr * st["sd"][:, None], index=g, columns=classes)
+        self.n_nonzero_ = int((np.abs(shr).sum(axis=1) > 0).sum())
+        return self
+
+    def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
+        """pamr discriminant scores (n_samples x n_classes)."""
+        x = prepare_predict(self, X).to_numpy()
+        z = self._log_new(self._size_model, x)
+        return self._disc(self._stats, z, self.threshold_, self.prior_)
+
+    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
+        """pamr posteriors (softmax of the discriminant)."""
+        return softmax_rows(self.decision_function(X))
+
+    def predict(self, X: Any, features: Any = None) -> np.ndarray:
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]

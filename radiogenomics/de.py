@@ -1,0 +1,438 @@
+r"""Differential expression between classes and DE-based gene selection.
+
+- :func:`differential_expression` — edgeR ``exactTest`` (classic dispersions), edgeR
+  ``glmFit`` + ``glmLRT`` (via :mod:`radiogenomics._de_glm`) or the pydeseq2 Wald test,
+  returned as one table sorted like ``topTags``.
+- :class:`DEGeneSelector` — scikit-learn transformer that keeps the top-*k* DE genes of the
+  data it is fitted on (training split only, inside a ``Pipeline``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import align, as_count_frame, as_labels
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["differential_expression", "DEGeneSelector", "exact_test_double_tail", "bh_adjust"]
+
+_METHODS = ("exact", "lrt", "deseq2")
+_CHUNK = 5_000_000
+
+
+def bh_adjust(p: np.ndarray) -> np.ndarray:
+    r"""Benjamini-Hochberg adjusted p-values (R ``p.adjust(p, "BH")``), NaN kept as NaN.
+
+    :math:`\tilde p_{(i)} = \min_{k \ge i} \min(1, m\,p_{(k)}/k)` over the *m* non-missing
+    p-values sorted increasingly.
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="mergesort")[::-1]]
+    ranks = np.arange(m, 0, -1)
+    out[order] = np.minimum.accumulate(np.minimum(1.0, m / ranks * p[order]))
+    return out
+
+
+def _nb_logpmf(x: np.ndarray, size: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    r"""log NB pmf with size *k* and mean :math:`\mu`:
+    :math:`-\log(x+k) - \log B(x+1, k) - k\log(1+\mu/k) + x\log\frac{\mu}{k+\mu}`
+    (the binomial coefficient through the log beta function, accurate for large *k*);
+    Poisson where ``size`` is infinite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log C(x+k-1, x) = -log(x+k) - log B(x+1, k): no cancellation for large k
+        nb = (-np.log(x + size) - special.betaln(x + 1.0, size)
+              - size * np.log1p(mu / size) + special.xlogy(x, mu / (size + mu)))
+        pois = special.xlogy(x, mu) - mu - special.gammaln(x + 1.0)
+    return np.where(np.isinf(size), pois, nb)
+
+
+def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
+                           big_count: int = 900) -> np.ndarray:
+    r"""edgeR ``exactTestDoubleTail``: exact NB test of equal means of two groups.
+
+    Parameters
+    ----------
+    y1, y2 : ndarray (genes x n1), (genes x n2)
+        (Pseudo-)counts of the two groups at a common library size.
+    dispersion : float or ndarray (genes)
+    big_count : int
+        Genes with both group sums above it use edgeR's beta approximation.
+
+    Returns
+    -------
+    ndarray of p-values.
+
+    Notes
+    -----
+    With :math:`s_k = \mathrm{round}(\sum_i y_{ki})`, :math:`s = s_1 + s_2`,
+    :math:`\mu_k = n_k s/(n_1+n_2)`, sizes :math:`n_k/\phi`, the p-value is twice the
+    smaller tail of the conditional distribution of :math:`S_1 \mid S_1 + S_2 = s`:
+
+    .. math:: p = \min\Bigl(1, \frac{2\sum_{x \in T} f_{NB}(x; n_1/\phi, \mu_1)
+              f_{NB}(s - x; n_2/\phi, \mu_2)}{f_{NB}(s; (n_1+n_2)/\phi, s)}\Bigr),
+
+    :math:`T = \{0..s_1\}` if :math:`s_1 < \mu_1`, :math:`\{s_1..s\}` if
+    :math:`s_1 > \mu_1` (else *p* = 1). For big counts
+    :math:`p = 2 I_{(s_1 \pm 0.5)/s}(\alpha_1, \alpha_2)` (lower or upper tail) with
+    :math:`\alpha_k = n_k \bar\mu/(1+\phi\bar\mu)`. Tails are summed vectorised over a
+    ragged (gene, x) index. A zero dispersion uses Poisson probabilities in the same
+    double-tail rule (edgeR calls ``binomTest`` there).
+    """
+    y1 = np.asarray(y1, dtype=float)
+    y2 = np.asarray(y2, dtype=float)
+    G, n1 = y1.shape
+    n2 = y2.shape[1]
+    disp = np.broadcast_to(np.asarray(dispersion, dtype=float), (G,)).copy()
+    t1 = y1.sum(axis=1)
+    t2 = y2.sum(axis=1)
+    s1 = np.round(t1)
+    s2 = np.round(t2)
+    s = s1 + s2
+    mu = s / (n1 + n2)
+    mu1 = n1 * mu
+    mu2 = n2 * mu
+    pvals = np.ones(G)
+    pois = disp <= 0
+    big = (s1 > big_count) & (s2 > big_count)
+    if big.any():
+        yy = t1[big] + t2[big]
+        mm = yy / (n1 + n2)
+        a1 = n1 * mm / (1.0 + np.where(pois[big], 0.0, disp[big]) * mm)
+        a2 = n2 / n1 * a1
+        med = special.betaincinv(a1, a2, 0.5)
+        pb = np.ones(big.sum())
+        left = (t1[big] + 0.5) / yy < med
+        right = (t1[big] - 0.5) / yy > med
+        pb[left] = 2.0 * special.betainc(a1[left], a2[left], (t1[big][left] + 0.5) / yy[left])
+        pb[right] = 2.0 * special.betaincc(a1[right], a2[right],
+                                           (t1[big][right] - 0.5) / yy[right])
+        pvals[big] = pb
+    with np.errstate(divide="ignore"):
+        size_unit = np.where(pois, np.inf, 1.0 / np.where(pois, 1.0, disp))
+    for side in ("left", "right"):
+        sel = (s1 < mu1) if side == "left" else (s1 > mu1)
+        idx = np.flatnonzero(sel & ~big)
+        if idx.size == 0:
+            continue
+        start = np.zeros(idx.size) if side == "left" else s1[idx]
+        stop = s1[idx] if side == "left" else s[idx]
+        length = (stop - start + 1).astype(np.int64)
+        cum = np.cumsum(length)
+        lo = 0
+        while lo < idx.size:  # chunks of genes whose tails hold about _CHUNK terms
+            base = cum[lo - 1] if lo else 0
+            hi = max(lo + 1, int(np.searchsorted(cum, base + _CHUNK, side="right")))
+            g = idx[lo:hi]
+            L = length[lo:hi]
+            rep = np.repeat(np.arange(g.size), L)
+            first = np.cumsum(L) - L
+            x = start[lo:hi][rep] + (np.arange(rep.size) - first[rep])
+            su = size_unit[g]
+            lbot = _nb_logpmf(s[g], (n1 + n2) * su, s[g])
+            lt = (_nb_logpmf(x, n1 * su[rep], mu1[g][rep])
+                  + _nb_logpmf(s[g][rep] - x, n2 * su[rep], mu2[g][rep]) - lbot[rep])
+            pvals[g] = 2.0 * np.add.reduceat(np.exp(lt), first)
+            lo = hi
+    return np.minimum(pvals, 1.0)
+
+
+def _exact_test(Y: np.ndarray, codes: np.ndarray, lib: np.ndarray, disp: np.ndarray,
+                prior_count: float = 0.125) -> tuple[np.ndarray, np.ndarray]:
+    r"""edgeR ``exactTest(pair=1:2)`` on genes x samples ``Y`` with effective library sizes
+    ``lib``; returns (logFC, p-value).
+
+    logFC :math:`= (\hat\beta_2 - \hat\beta_1)/\log 2` from one-group NB fits to
+    :math:`y + p_i` with offsets :math:`\log(N_i + 2p_i)`, :math:`p_i = 0.125 N_i/\bar N`;
+    the counts are mapped to the geometric-mean library size under the null
+    (``q2qnbinom`` with the all-sample one-group fit) and tested with
+    :func:`exact_test_double_tail`.
+    """
+    from .dispersion import _fit_one_group, _q2qnbinom
+
+    G = Y.shape[0]
+    j1 = codes == 0
+    j2 = codes == 1
+    offset = np.log(lib)
+    lib_avg = math.exp(offset.mean())
+    prior = prior_count * lib / lib.mean()
+    off_aug = np.log(lib + 2.0 * prior)
+    ab1 = _fit_one_group(Y[:, j1] + prior[j1], off_aug[j1], disp)
+    ab2 = _fit_one_group(Y[:, j2] + prior[j2], off_aug[j2], disp)
+    logfc = (ab2 - ab1) / math.log(2.0)
+    e = np.exp(_fit_one_group(Y, offset, disp))
+    pseudo = []
+    for j in (j1, j2):
+        mi = e[:, None] * lib[j][None, :]
+        mo = np.broadcast_to((e * lib_avg)[:, None], mi.shape)
+        pseudo.append(_q2qnbinom(Y[:, j], mi, mo, disp))
+    p = exact_test_double_tail(pseudo[0], pseudo[1], disp)
+    assert p.shape == (G,)
+    return logfc, p
+
+
+def _as_dispersion(dispersion: Any, genes: pd.Index) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-gene dispersions (and AveLogCPM if known) from a float, array, Series or
+    DispersionResult, aligned to ``genes``."""
+    alc = None
+    if hasattr(dispersion, "tagwise"):
+        if dispersion.ave_log_cpm is not None:
+            alc = dispersion.ave_log_cpm.reindex(genes).to_numpy()
+            if np.isnan(alc).any():
+                alc = None
+        dispersion = dispersion.tagwise
+    if isinstance(dispersion, pd.Series):
+        missing = genes.difference(dispersion.index)
+        if len(missing):
+            raise ValueError(f"dispersion has no value for genes: {list(missing[:8])}")
+        d = dispersion.loc[genes].to_numpy(dtype=float)
+    else:
+        d = np.broadcast_to(np.asarray(dispersion, dtype=float), (len(genes),)).copy() \
+            if np.ndim(dispersion) == 0 or np.size(dispersion) == len(genes) else None
+        if d is None:
+            raise ValueError(
+                f"dispersion must be a float or hold one value per gene ({len(genes)})"
+            )
+    if not np.all(np.isfinite(d)) or np.any(d < 0):
+        raise ValueError("dispersion must be finite and non-negative")
+    return d, alc
+
+
+def _deseq2(df: pd.DataFrame, y: pd.Series, levels: list[Any]) -> pd.DataFrame:
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    if len(levels) != 2:
+        raise ValueError("method='deseq2' compares two classes; y has "
+                         f"{len(levels)}: {levels}")
+    inference = DefaultInference(n_cpus=1)
+    lab = {lev: f"c{i}" for i, lev in enumerate(levels)}
+    meta = pd.DataFrame({"condition": y.map(lab).astype(str)}, index=df.index.astype(str))
+    cnt = df.copy()
+    cnt.index = cnt.index.astype(str)
+    genes = cnt.columns
+    cnt.columns = [f"g{i}" for i in range(cnt.shape[1])]
+    dds = DeseqDataSet(counts=cnt.astype(int), metadata=meta, design="~condition",
+                       quiet=True, inference=inference)
+    dds.deseq2()
+    st = DeseqStats(dds, contrast=["condition", "c1", "c0"], quiet=True, inference=inference)
+    st.summary()
+    res = st.results_df.reindex(cnt.columns)
+    out = pd.DataFrame({
+        "logFC": res["log2FoldChange"].to_numpy(),
+        "pvalue": res["pvalue"].to_numpy(),
+        "baseMean": res["baseMean"].to_numpy(),
+        "lfcSE": res["lfcSE"].to_numpy(),
+        "stat": res["stat"].to_numpy(),
+    }, index=genes)
+    return out
+
+
+def differential_expression(
+    counts: Any,
+    y: Any,
+    method: str = "exact",
+    dispersion: Any = None,
+    *,
+    normalization: str = "tmm",
+) -> pd.DataFrame:
+    r"""Differential expression of every gene between the classes of ``y``.
+
+    Parameters
+    ----------
+    counts : DataFrame or AnnData, samples x genes
+        Raw integer counts.
+    y : Series or array
+        Class labels (aligned by sample id). Levels are sorted; logFC is
+        ``log2(level 2 / level 1)``.
+    method : {"exact", "lrt", "deseq2"}
+        ``"exact"``: edgeR ``exactTest`` after ``calcNormFactors`` (TMM),
+        ``estimateCommonDisp`` and ``estimateTagwiseDisp`` (two classes).
+        ``"lrt"``: edgeR ``glmFit`` + ``glmLRT`` with ``estimateDisp`` dispersions.
+        ``"deseq2"``: pydeseq2 Wald test (``n_cpus=1``, no LFC shrinkage).
+    dispersion : float, array, Series or DispersionResult, optional
+        Dispersions to use instead of estimating them (``"exact"``, ``"lrt"``).
+    normalization : {"tmm", "none"}
+        Library sizes for ``"exact"``.
+
+    Returns
+    -------
+    DataFrame indexed by gene, sorted by p-value (ties keep gene order, like ``topTags``)
+        ``logFC`` (log2), ``logCPM`` (edgeR AveLogCPM), ``pvalue``, ``padj``
+        (Benjamini-Hochberg), plus method-specific columns. Genes with zero counts in
+        every sample are left out (their number is logged).
+
+    Notes
+    -----
+    ``"exact"`` reproduces edgeR's pipeline: the pseudo-counts are
+    :math:`z_{gi} = q2q_{NB}(y_{gi};\ \hat\lambda_g N_i \to \hat\lambda_g N^*)` at the
+    tagwise dispersion, and the p-value is the doubled smaller tail of
+    :math:`\sum_{i\in 1} z_{gi}` given :math:`\sum_i z_{gi}` (see
+    :func:`exact_test_double_tail`).
+
+    Examples
+    --------
+    >>> from radiogenomics.datasets import load_cervical
+    >>> counts, y = load_cervical()
+    >>> tab = differential_expression(counts, y)
+    >>> list(tab.columns[:4])
+    ['logFC', 'logCPM', 'pvalue', 'padj']
+    """
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    df = as_count_frame(counts)
+    lab = as_labels(y, min_per_class=1)
+    df, lab, _ = align(df, lab)
+    assert lab is not None
+    levels = sorted(pd.unique(lab))
+    zero = df.to_numpy().sum(axis=0) == 0
+
+    if method == "lrt":
+        from ._de_glm import glm_lrt
+
+        tab = glm_lrt(df, lab) if dispersion is None else glm_lrt(df, lab, dispersion)
+        tab = tab.loc[~tab.index.isin(df.columns[zero])]
+    elif method == "deseq2":
+        tab = _deseq2(df.loc[:, ~zero], lab, levels)
+        from .dispersion import _ave_log_cpm
+
+        sub = df.loc[:, ~zero].to_numpy().T
+        tab.insert(1, "logCPM", _ave_log_cpm(sub, sub.sum(axis=0), 0.05))
+        tab.insert(3, "padj", bh_adjust(tab["pvalue"].to_numpy()))
+    else:
+        if len(levels) != 2:
+            raise ValueError(
+                f"method='exact' compares two classes; y has {len(levels)}: {levels}. "
+                "Use method='lrt' for more classes"
+            )
+        from .dispersion import _ave_log_cpm, _lib_sizes, estimate_dispersion
+
+        Y = np.ascontiguousarray(df.to_numpy().T)
+        if dispersion is None:
+            dispersion = estimate_dispersion(df, groups=lab, normalization=normalization)
+        known = getattr(dispersion, "lib_size", None)
+        if known is not None and known.index.equals(df.index):
+            lib = known.to_numpy()  # the library sizes the dispersions were estimated with
+        else:
+            lib = _lib_sizes(df, normalization)
+        if hasattr(dispersion, "tagwise") and dispersion.tagwise.index.equals(df.columns) \
+                and dispersion.ave_log_cpm is not None:
+            disp = dispersion.tagwise.to_numpy()
+            alc = dispersion.ave_log_cpm.to_numpy()
+        else:
+            disp, alc = _as_dispersion(dispersion, df.columns)
+            if alc is None:
+                alc = _ave_log_cpm(Y, lib, float(np.mean(disp)) if np.ndim(dispersion) == 0
+                                   else 0.05)
+        codes = pd.Categorical(lab, categories=levels).codes.astype(int)
+        logfc, p = _exact_test(Y, codes, lib, disp)
+        logfc[zero] = 0.0
+        tab = pd.DataFrame({"logFC": logfc, "logCPM": alc, "pvalue": p}, index=df.columns)
+        tab = tab.loc[~zero]
+        tab["padj"] = bh_adjust(tab["pvalue"].to_numpy())
+        tab["dispersion"] = disp[~zero]
+    if zero.any():
+        logger.info("differential_expression: left out %d all-zero genes of %d",
+                    int(zero.sum()), len(zero))
+    order = np.argsort(tab["pvalue"].to_numpy(), kind="mergesort")
+    tab = tab.iloc[order]
+    tab.index.name = df.columns.name or "gene"
+    return tab
+
+
+class DEGeneSelector(TransformerMixin, BaseEstimator):
+    """Keep the top ``n_genes`` differentially expressed genes (scikit-learn transformer).
+
+    Parameters
+    ----------
+    n_genes : int
+        Number of genes kept (the smallest p-values of :func:`differential_expression`).
+    method : {"exact", "lrt", "deseq2"}
+        DE test.
+    quantile : float, optional
+        If given, :func:`radiogenomics.counts.quantile_filter` with this ``q`` is applied
+        before the test (on the fitting data).
+
+    Attributes
+    ----------
+    genes_ : Index
+        Selected genes, most significant first.
+    table_ : DataFrame
+        The DE table of the fitting data.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Columns seen in ``fit`` (positions are used for ndarray input).
+
+    Examples
+    --------
+    >>> from radiogenomics.datasets import load_cervical
+    >>> counts, y = load_cervical()
+    >>> sel = DEGeneSelector(n_genes=5).fit(counts, y)
+    >>> sel.transform(counts).shape
+    (58, 5)
+    """
+
+    def __init__(self, n_genes: int = 10, method: str = "exact", quantile: float | None = None):
+        self.n_genes = n_genes
+        self.method = method
+        self.quantile = quantile
+
+    def fit(self, X: Any, y: Any) -> DEGeneSelector:
+        """Run the DE test on ``X`` (counts, samples x genes) against labels ``y``."""
+        if not isinstance(self.n_genes, (int, np.integer)) or self.n_genes < 1:
+            raise ValueError(f"n_genes must be a positive integer; got {self.n_genes!r}")
+        df = as_count_frame(X, name="X")
+        if not isinstance(y, pd.Series):
+            y = pd.Series(np.asarray(y), index=df.index)
+        self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        self.n_features_in_ = df.shape[1]
+        sub = df
+        if self.quantile is not None:
+            from .counts import quantile_filter
+
+            sub = quantile_filter(df, q=self.quantile)
+        self.table_ = differential_expression(sub, y, method=self.method)
+        k = int(self.n_genes)
+        if k > len(self.table_):
+            logger.warning("n_genes=%d but only %d genes are testable; keeping all", k,
+                           len(self.table_))
+        self.genes_ = pd.Index(self.table_.index[:k])
+        self._positions = df.columns.get_indexer(self.genes_)
+        return self
+
+    def transform(self, X: Any) -> Any:
+        """``X[genes_]`` (DataFrame in, DataFrame out; ndarray in, ndarray out)."""
+        check_is_fitted(self, "genes_")
+        if isinstance(X, pd.DataFrame):
+            missing = self.genes_.difference(X.columns)
+            if len(missing):
+                raise ValueError(f"X lacks selected genes: {list(missing[:8])}")
+            return X.loc[:, self.genes_]
+        if hasattr(X, "obs_names") and hasattr(X, "X"):
+            return X[:, list(self.genes_)]
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {arr.shape[-1] if arr.ndim else 0} features, expected "
+                f"{self.n_features_in_}"
+            )
+        return arr[:, self._positions]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the selected genes."""
+        check_is_fitted(self, "genes_")
+        return np.asarray(self.genes_, dtype=object)

@@ -1,0 +1,47 @@
+"""Honest evaluation: repeated stratified train/test splits shared by every method.
+
+- :class:`RepeatedSplitBenchmark` — the engine (joblib or a Dask cluster, tqdm progress).
+- :class:`BenchmarkResult` — scores, ``summary()``, ``compare()``, ``plot()``, ``save()``.
+- :func:`classification_metrics` — accuracy, balanced accuracy, F1, sensitivity,
+  specificity, PPV, NPV, ROC AUC (NaN where undefined).
+- :func:`corrected_resampled_ttest` — Nadeau–Bengio test for overlapping splits.
+- :func:`association_table` — stratum (e.g. sex) vs each label (the paper's Table 5).
+- :func:`write_report` — HTML report with figures, tables and provenance, written atomically.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "RepeatedSplitBenchmark": "radiogenomics.evaluation._benchmark",
+    "BenchmarkResult": "radiogenomics.evaluation._result",
+    "classification_metrics": "radiogenomics.evaluation._metrics",
+    "confusion_counts": "radiogenomics.evaluation._metrics",
+    "roc_auc": "radiogenomics.evaluation._metrics",
+    "METRICS": "radiogenomics.evaluation._metrics",
+    "repeated_splits": "radiogenomics.evaluation._splits",
+    "split_seeds": "radiogenomics.evaluation._splits",
+    "corrected_resampled_ttest": "radiogenomics.evaluation._compare",
+    "paired_ttest": "radiogenomics.evaluation._compare",
+    "wilcoxon_test": "radiogenomics.evaluation._compare",
+    "anova_test": "radiogenomics.evaluation._compare",
+    "PAPER_METHODS": "radiogenomics.evaluation._methods",
+    "make_method": "radiogenomics.evaluation._methods",
+    "association_table": "radiogenomics.evaluation._report",
+    "write_report": "radiogenomics.evaluation._report",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'radiogenomics.evaluation' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

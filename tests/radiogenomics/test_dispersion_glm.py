@@ -1,0 +1,215 @@
+"""edgeR estimateDisp (GLM) and glmFit/glmLRT against edgeR 3.40 outputs and simulations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from radiogenomics._de_glm import bh_adjust, glm_lrt
+from radiogenomics._dispersion_glm import (
+    _glm_fit,
+    _mglm_levenberg,
+    estimate_disp_glm,
+    maximize_interpolant,
+)
+from radiogenomics.datasets import load_cervical
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "edger_glm"
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.abs(a - b) / np.abs(b)
+
+
+@pytest.fixture(scope="module")
+def cervical():
+    counts, y = load_cervical()
+    samples = pd.read_csv(DATA / "samples_normfactors.csv", index_col=0).loc[counts.index]
+    lib = (samples["lib_size"] * samples["tmm_norm_factor"]).to_numpy()
+    design = np.column_stack([np.ones(len(y)), (y == "T").to_numpy(float)])
+    return counts.astype(float), y, lib, design
+
+
+@pytest.fixture(scope="module")
+def cervical_disp(cervical):
+    counts, _, lib, design = cervical
+    return estimate_disp_glm(counts, design, lib)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return pd.read_csv(DATA / "params.csv", index_col=0)["value"]
+
+
+def test_common_prior_df_span_match_edger(cervical_disp, params):
+    r = cervical_disp
+    assert r["common"] == pytest.approx(float(params["estimateDisp_common"]), rel=1e-8)
+    assert r["prior_df"] == pytest.approx(float(params["estimateDisp_prior_df"]), rel=1e-8)
+    assert r["span"] == pytest.approx(float(params["estimateDisp_span"]), rel=1e-12)
+
+
+def test_trended_tagwise_avelogcpm_match_edger(cervical_disp):
+    ref = pd.read_csv(DATA / "genes_dispersion.csv", index_col=0)
+    r = cervical_disp
+    assert list(r["tagwise"].index) == list(ref.index)
+    for ours, col in [
+        ("ave_log_cpm", "AveLogCPM"),
+        ("trended", "estimateDisp_trended"),
+        ("tagwise", "estimateDisp_tagwise"),
+    ]:
+        rel = _rel(r[ours].to_numpy(), ref[col].to_numpy())
+        assert np.median(rel) < 1e-8, ours
+        assert np.quantile(rel, 0.99) < 1e-7, ours
+        assert rel.max() < 1e-6, ours
+
+
+def test_glm_lrt_matches_edger(cervical):
+    counts, y, lib, _ = cervical
+    res = glm_lrt(counts.astype(int), y, lib_size=lib)
+    assert list(res.columns) == ["logFC", "logCPM", "LR", "pvalue", "padj"]
+    assert res["pvalue"].is_monotonic_increasing
+    ref = pd.read_csv(DATA / "de_glmlrt.csv", index_col=0).loc[res.index]
+    assert spearmanr(res["pvalue"], ref["PValue"]).correlation >= 0.999
+    assert set(res.index[:50]) == set(ref["PValue"].sort_values().index[:50])
+    for ours, col in [
+        ("logFC", "logFC"),
+        ("logCPM", "logCPM"),
+        ("pvalue", "PValue"),
+        ("padj", "FDR"),
+    ]:
+        assert np.median(_rel(res[ours], ref[col])) < 1e-8, ours
+        assert np.max(_rel(res[ours], ref[col])) < 1e-6, ours
+    np.testing.assert_allclose(res["LR"], ref["LR"], rtol=1e-6, atol=1e-9)
+
+
+def test_bh_matches_closed_form():
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.5])
+    # sorted: .01 .03 .04 .2 .5 -> m p / k = .05 .075 .0667 .25 .5 -> cummin from the right
+    expected = np.array([0.05, 0.0666666667, 0.0666666667, 0.25, 0.5])
+    np.testing.assert_allclose(bh_adjust(p), expected, rtol=1e-8)
+
+
+def test_maximize_interpolant_locates_smooth_maximum():
+    x = np.linspace(-10, 10, 21)
+    m = np.array([[0.37], [-4.2], [9.6]])
+    y = -np.log(np.cosh((x[None, :] - m) / 2.0))
+    np.testing.assert_allclose(maximize_interpolant(x, y), m.ravel(), atol=0.02)
+    # like edgeR's C code, an exactly quadratic segment (zero cubic term) is not refined
+    q = -((x[None, :] - 0.37) ** 2)
+    assert maximize_interpolant(x, q)[0] == 0.0
+
+
+def _simulate(rng, n_genes, design, phi, lib):
+    base = rng.uniform(np.log(20), np.log(2000), n_genes)
+    beta = np.column_stack(
+        [base] + [rng.normal(0, 0.5, n_genes) for _ in range(design.shape[1] - 1)]
+    )
+    mu = np.exp(beta @ design.T) * (lib / lib.mean())[None, :]
+    size = 1.0 / phi
+    return rng.negative_binomial(size, size / (size + mu)).astype(float)  # genes x samples
+
+
+def test_simulation_recovers_common_dispersion():
+    rng = np.random.default_rng(0)
+    n = 16
+    design = np.column_stack([np.ones(n), np.repeat([0.0, 1.0], n // 2)])
+    lib = rng.uniform(0.7, 1.3, n) * 1e6
+    Y = _simulate(rng, 800, design, 0.15, lib)
+    counts = pd.DataFrame(
+        Y.T, index=[f"s{i}" for i in range(n)], columns=[f"g{j}" for j in range(800)]
+    )
+    r = estimate_disp_glm(counts, design, lib)
+    assert r["common"] == pytest.approx(0.15, rel=0.08)
+    assert np.median(r["tagwise"]) == pytest.approx(0.15, rel=0.15)
+    # constant true dispersion: the data should favour strong shrinkage
+    assert r["prior_df"] > 10
+
+
+def test_continuous_covariate_design_runs_and_is_finite():
+    rng = np.random.default_rng(1)
+    n = 14
+    age = rng.uniform(0.1, 0.9, n)
+    design = np.column_stack([np.ones(n), age])
+    lib = rng.uniform(0.7, 1.3, n) * 1e6
+    Y = _simulate(rng, 300, design, 0.1, lib)
+    Y[:5, :] = 0.0  # all-zero genes
+    Y[5, :3] = 0.0
+    counts = pd.DataFrame(
+        Y.T, index=[f"s{i}" for i in range(n)], columns=[f"g{j}" for j in range(300)]
+    )
+    r = estimate_disp_glm(counts, design, lib)
+    for key in ("trended", "tagwise"):
+        assert np.all(np.isfinite(r[key])) and np.all(r[key] > 0)
+    assert np.isfinite(r["common"]) and r["common"] == pytest.approx(0.1, rel=0.25)
+    fit = _glm_fit(Y[5:], design, np.log(lib), r["tagwise"].to_numpy()[5:])
+    assert fit.method == "levenberg"
+    assert np.all(np.isfinite(fit.coefficients)) and np.all(np.isfinite(fit.deviance))
+
+
+def test_levenberg_agrees_with_oneway_shortcut(cervical):
+    counts, _, lib, design = cervical
+    Y = counts.to_numpy().T[:200]
+    Y = Y[Y.sum(axis=1) > 0]
+    off = np.log(lib)
+    one = _glm_fit(Y, design, off, 0.3)
+    assert one.method == "oneway"
+    coef, mu, dev = _mglm_levenberg(Y, design, off, 0.3, maxit=250)
+    ok = np.all(np.abs(one.coefficients) < 20, axis=1)  # skip genes with a zero group
+    np.testing.assert_allclose(dev[ok], one.deviance[ok], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(coef[ok], one.coefficients[ok], atol=1e-3)
+
+
+def test_all_zero_in_one_group_is_stable(cervical):
+    counts, y, lib, design = cervical
+    c = counts.iloc[:, :120].copy()
+    normal = (y == "N").to_numpy()
+    c.iloc[normal, :10] = 0.0  # ten genes silent in all normal samples
+    c.iloc[:, 10:12] = 0.0  # two genes silent everywhere
+    r = estimate_disp_glm(c, design, lib)
+    for key in ("trended", "tagwise", "ave_log_cpm"):
+        assert not r[key].isna().any(), key
+    res = glm_lrt(c.astype(int), y, lib_size=lib)
+    assert not res.isna().any().any()
+    assert np.all(res.loc[c.columns[:10], "pvalue"] < 1e-3)
+    assert np.all(res.loc[c.columns[10:12], "pvalue"] == 1.0)
+
+
+def test_bad_inputs_raise(cervical):
+    counts, y, lib, design = cervical
+    with pytest.raises(ValueError, match="lib_size"):
+        estimate_disp_glm(counts, design, lib[:-1])
+    with pytest.raises(ValueError, match="design"):
+        estimate_disp_glm(counts, design[:-1], lib)
+    with pytest.raises(ValueError, match="rank"):
+        estimate_disp_glm(counts, np.column_stack([design, design[:, 1]]), lib)
+    with pytest.raises(ValueError, match="lib_size"):
+        glm_lrt(counts.astype(int), y, lib_size=lib[:3])
+
+
+def test_fixed_prior_df_and_given_dispersion(cervical, cervical_disp):
+    counts, y, lib, design = cervical
+    r = estimate_disp_glm(counts, design, lib, prior_df=1e9)
+    np.testing.assert_allclose(r["tagwise"], r["trended"])  # infinite shrinkage
+    res = glm_lrt(counts.astype(int), y, dispersion=cervical_disp["tagwise"], lib_size=lib)
+    assert np.all(np.isfinite(res["LR"]))
+
+
+def test_three_groups_joint_test_and_series_lib_size(cervical):
+    counts, y, lib, _ = cervical
+    y3 = y.copy()
+    y3.iloc[::3] = "X"
+    res = glm_lrt(
+        counts.astype(int).iloc[:, :150],
+        y3,
+        lib_size=pd.Series(lib[::-1], index=counts.index[::-1]),
+    )
+    assert [c for c in res.columns if c.startswith("logFC")] == ["logFC.groupT", "logFC.groupX"]
+    assert np.all(np.isfinite(res.to_numpy()))
+    assert np.all((res["pvalue"] >= 0) & (res["pvalue"] <= 1))
+    same = glm_lrt(counts.astype(int).iloc[:, :150], y3, lib_size=lib)
+    pd.testing.assert_frame_equal(res, same)

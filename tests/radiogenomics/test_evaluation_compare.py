@@ -1,0 +1,145 @@
+"""BenchmarkResult: summaries, the four comparison tests, plot, save and the HTML report."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from test_evaluation_standins import LogCountLR, RandomGuess, cohort
+
+from radiogenomics.evaluation import (
+    BenchmarkResult,
+    RepeatedSplitBenchmark,
+    association_table,
+    corrected_resampled_ttest,
+    write_report,
+)
+
+
+def _result(values: dict[str, list[float]], metric="accuracy", n_test=12, n_train=48):
+    rows = []
+    for method, vals in values.items():
+        for r, v in enumerate(vals):
+            rows.append((r, 100 + r, method, 10, "all", metric, v))
+    scores = pd.DataFrame(rows, columns=["repeat", "seed", "method", "n_genes", "stratum", "metric", "value"])
+    scores["n_genes"] = scores["n_genes"].astype("Int64")
+    return BenchmarkResult(scores, "M", ["M", "W"], {"all": {"n_test": n_test, "n_train": n_train}})
+
+
+def test_corrected_t_hand_computation():
+    a = [0.80, 0.70, 0.90, 0.85]
+    b = [0.75, 0.70, 0.80, 0.80]
+    # d = (.05, 0, .1, .05): mean .05, s^2 = .005/3; (1/J + n_test/n_train) = .25 + .25
+    # t = .05 / sqrt(.5 * .005 / 3) = sqrt(3)
+    # t(3 df) cdf: 1/2 + (1/pi) [ (t/sqrt3)/(1 + t^2/3) + atan(t/sqrt3) ] = 3/4 + 1/(2 pi)
+    t, p = corrected_resampled_ttest(a, b, n_train=48, n_test=12)
+    assert t == pytest.approx(math.sqrt(3))
+    assert p == pytest.approx(2 * (1 - (0.75 + 1 / (2 * math.pi))))
+    # the uncorrected paired t-test is more optimistic on the same data
+    assert stats.ttest_rel(a, b).pvalue < p
+    res = _result({"ref": b, "new": a})
+    ct = res.compare(reference="ref", test="corrected-t")
+    assert ct.loc[("all", 10, "accuracy"), "new vs ref"] == pytest.approx(p)
+    # NaN pairs are dropped; degenerate cases
+    t2, p2 = corrected_resampled_ttest([*a, np.nan], [*b, 0.5], 48, 12)
+    assert (t2, p2) == pytest.approx((t, p))
+    assert corrected_resampled_ttest([1, 1], [1, 1], 48, 12) == (0.0, 1.0)
+    assert np.isnan(corrected_resampled_ttest([1], [0], 48, 12)[1])
+
+
+def test_compare_tests_match_scipy():
+    rng = np.random.default_rng(3)
+    vals = {m: list(rng.uniform(0.5, 0.9, 15)) for m in ("A", "B", "C")}
+    res = _result(vals)
+    an = res.compare(test="anova")
+    assert list(an.columns) == ["A", "B", "C", "F", "p_value"]
+    exp = stats.f_oneway(vals["A"], vals["B"], vals["C"])
+    assert an["p_value"].iloc[0] == pytest.approx(exp.pvalue)
+    assert an["F"].iloc[0] == pytest.approx(exp.statistic)
+    assert an["A"].iloc[0] == f"{np.mean(vals['A']):.3f} ± {np.std(vals['A'], ddof=1):.3f}"
+    pt = res.compare(reference="A", test="paired-t")
+    assert list(pt.columns) == ["B vs A", "C vs A"]
+    assert pt["B vs A"].iloc[0] == pytest.approx(stats.ttest_rel(vals["B"], vals["A"]).pvalue)
+    wx = res.compare(reference="A", test="wilcoxon", long=True)
+    assert wx.loc[wx.level == "C", "p_value"].iloc[0] == pytest.approx(
+        stats.wilcoxon(vals["C"], vals["A"]).pvalue)
+    assert set(wx.columns) >= {"statistic", "p_value", "mean_diff", "n", "reference"}
+    with pytest.raises(ValueError, match="unknown test"):
+        res.compare(test="magic")
+    with pytest.raises(ValueError, match="reference 'Z'"):
+        res.compare(reference="Z", test="paired-t")
+
+
+@pytest.fixture(scope="module")
+def bench_result():
+    X, y, F, sex = cohort(n=50, p=60)
+    methods = {"lr": LogCountLR(), "guess": RandomGuess()}
+    return RepeatedSplitBenchmark(methods, n_repeats=5, n_genes=[3, 6], progress=False).run(X, y, F)
+
+
+def test_summary_and_compare_on_a_run(bench_result):
+    s = bench_result.summary()
+    assert list(s.columns) == ["mean", "sd", "n", "n_nan"]
+    assert (s["n"] + s["n_nan"] == 5).all()
+    f = bench_result.summary(formatted=True)
+    assert "Balanced accuracy" in f.columns and f.iloc[0, 0].count("±") == 1
+    sweep = bench_result.compare(test="anova", across="n_genes")
+    assert list(sweep.columns)[:2] == ["3", "6"] or list(sweep.columns)[:2] == [3, 6]
+    ct = bench_result.compare(reference="lr", test="corrected-t")
+    assert "guess vs lr" in ct.columns
+
+
+def test_plot_returns_axes(bench_result):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = bench_result.plot(n_genes=3)
+    assert ax.get_xticklabels()[0].get_text() == "Accuracy"
+    assert len(ax.patches) == 2 * 8
+    ax2 = bench_result.plot(metric="balanced_accuracy")
+    assert ax2.get_xlabel() == "number of genes"
+    fig, ax3 = plt.subplots()
+    assert bench_result.plot(metric="roc_auc", ax=ax3, n_genes=6) is ax3
+    plt.close("all")
+
+
+def test_save_and_report(bench_result, tmp_path):
+    out = bench_result.save(tmp_path / "saved")
+    for name in ("scores.csv", "scores.parquet", "summary.csv", "splits.csv", "settings.json"):
+        assert (out / name).is_file()
+    back = pd.read_parquet(out / "scores.parquet")
+    pd.testing.assert_frame_equal(back, bench_result.scores, check_dtype=False)
+    assert not list(out.glob(".*tmp"))
+
+    rep = tmp_path / "report"
+    X, y, F, sex = cohort(n=50, p=60)
+    tab = association_table(pd.DataFrame({"IDH": y}), sex)
+    write_report({"IDH": bench_result}, rep, {"n_repeats": 5}, "simulated test cohort",
+                 tables={"Table 5": tab})
+    html = (rep / "report.html").read_text()
+    assert "simulated test cohort" in html and "radiogenomics 0" in html and "<img" in html
+    assert (rep / "scores.parquet").is_file() and (rep / "tables" / "IDH_anova.csv").is_file()
+    assert list((rep / "figures").glob("*.png")) and list((rep / "figures").glob("*.svg"))
+    # replacing an earlier report is fine; a folder that is not a report is refused
+    write_report(bench_result, rep)
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "precious.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a radiogenomics report"):
+        write_report(bench_result, other)
+    assert (other / "precious.txt").read_text() == "x"
+
+
+def test_association_table_matches_scipy():
+    labels = pd.DataFrame({"IDH": ["M"] * 30 + ["W"] * 10, "codel": ["c", "n"] * 20})
+    sex = pd.Series(["f"] * 12 + ["m"] * 28, name="sex")
+    tab = association_table(labels, sex)
+    assert tab.loc[("IDH", "M"), "f"] == 12 and tab.loc[("IDH", "W"), "m"] == 10
+    ct = pd.crosstab(labels["IDH"], sex).to_numpy()
+    assert tab.loc[("IDH", "M"), "p_chi2"] == pytest.approx(stats.chi2_contingency(ct, correction=True)[1])
+    assert tab.loc[("IDH", "M"), "p_fisher"] == pytest.approx(stats.fisher_exact(ct)[1])
