@@ -9,8 +9,10 @@ r"""Differential expression between classes and DE-based gene selection.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -298,6 +300,45 @@ def differential_expression(
     lab = as_labels(y, min_per_class=1)
     df, lab, _ = align(df, lab)
     assert lab is not None
+    if dispersion is not None:  # user-given dispersions: no cache
+        return _differential_expression(df, lab, method, dispersion, normalization)
+    key = _cache_key(df, lab, method, normalization)
+    hit = _DE_CACHE.get(key)
+    if hit is None:
+        hit = _differential_expression(df, lab, method, None, normalization)
+        _DE_CACHE[key] = hit
+        while len(_DE_CACHE) > _DE_CACHE_SIZE:
+            _DE_CACHE.pop(next(iter(_DE_CACHE)))
+    else:
+        _DE_CACHE.move_to_end(key)
+        logger.debug("differential_expression: cached table reused")
+    return hit.copy()
+
+
+#: the last few DE tables, keyed by a digest of their input (see :func:`_cache_key`)
+_DE_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_DE_CACHE_SIZE = 4
+
+
+def _cache_key(df: pd.DataFrame, lab: pd.Series, method: str, normalization: str) -> str:
+    """Digest of everything a DE table depends on: the counts (values, sample ids, gene
+    ids), the labels, the method and the normalisation.
+
+    Several methods of a benchmark select their genes on the same training split; with this
+    key they share one DE table (the same numbers, computed once) and can never be handed
+    a table computed on other samples."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(np.ascontiguousarray(df.to_numpy()).tobytes())
+    h.update(repr(df.shape).encode())
+    for part in (df.index, df.columns, lab.astype(str)):
+        h.update("\x1f".join(map(str, part)).encode())
+    h.update(f"{method}|{normalization}".encode())
+    return h.hexdigest()
+
+
+def _differential_expression(df: pd.DataFrame, lab: pd.Series, method: str, dispersion: Any,
+                             normalization: str) -> pd.DataFrame:
+    """:func:`differential_expression` on validated, aligned inputs (no cache)."""
     levels = sorted(pd.unique(lab))
     zero = df.to_numpy().sum(axis=0) == 0
 

@@ -269,15 +269,16 @@ class RepeatedSplitBenchmark:
         splits = repeated_splits(
             y_arr, strata.to_numpy(), self.n_repeats, self.test_size, self.stratify, self.random_state
         )
-        tasks = []
-        for sp in splits:
-            for mi, (name, template) in enumerate(methods.items()):
-                has_k = bool(param_keys(template, "n_genes"))
-                for k in ks if has_k else [None]:
-                    tasks.append((sp, mi, name, template, k if has_k else None))
+        # one task per split, fitting every method and gene number on it: the methods share
+        # that training split's DE table (radiogenomics.de caches it by content)
+        fits = []
+        for name, template in methods.items():
+            has_k = bool(param_keys(template, "n_genes"))
+            fits.extend((name, template, k) for k in (ks if has_k else [None]))
+        tasks = [(sp, fits) for sp in splits]
         logger.info(
             "benchmark: %d methods x %d splits (%d strata) = %d fits",
-            len(methods), len(splits), len(plan["sizes"]), len(tasks),
+            len(methods), len(splits), len(plan["sizes"]), len(tasks) * len(fits),
         )
         records = self._execute(tasks, X, y_arr, F, positive)
         return self._collect(records, methods, splits, X.index, positive, plan["classes"], plan["sizes"], ks)
@@ -292,10 +293,11 @@ class RepeatedSplitBenchmark:
         fnames = None if F is None else F.columns
         data = (Xv, y_arr, ids, genes, Fv, fnames)
         jobs = (
-            joblib.delayed(_fit_score)(sp, name, template, k, data, positive, self.error_score)
-            for sp, _, name, template, k in tasks
+            joblib.delayed(_fit_split)(sp, fits, data, positive, self.error_score)
+            for sp, fits in tasks
         )
-        bar = tqdm(total=len(tasks), desc="benchmark", unit="fit", disable=None if self.progress else True)
+        n_fits = sum(len(fits) for _, fits in tasks)
+        bar = tqdm(total=n_fits, desc="benchmark", unit="fit", disable=None if self.progress else True)
         client = _active_dask_client()
         results = []
         try:
@@ -304,18 +306,19 @@ class RepeatedSplitBenchmark:
                 with joblib.parallel_backend("dask"):
                     gen = joblib.Parallel(n_jobs=-1, return_as="generator")(jobs)
                     for r in gen:
-                        results.append(r)
-                        bar.update()
+                        results.extend(r)
+                        bar.update(len(r))
             elif self.n_jobs in (None, 1):
                 for job in jobs:
                     f, a, kw = job
-                    results.append(f(*a, **kw))
-                    bar.update()
+                    r = f(*a, **kw)
+                    results.extend(r)
+                    bar.update(len(r))
             else:
                 gen = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
                 for r in gen:
-                    results.append(r)
-                    bar.update()
+                    results.extend(r)
+                    bar.update(len(r))
         finally:
             bar.close()
         return results
@@ -367,6 +370,12 @@ class RepeatedSplitBenchmark:
 
 def _frame(values, rows, ids, cols):
     return pd.DataFrame(values[rows], index=ids[rows], columns=cols)
+
+
+def _fit_split(sp: Split, fits: list, data, positive, error_score) -> list[dict]:
+    """Every (method, n_genes) of one split, in order: one record per fit."""
+    return [_fit_score(sp, name, template, k, data, positive, error_score)
+            for name, template, k in fits]
 
 
 def _fit_score(sp: Split, name: str, template: Any, k: int | None, data, positive, error_score) -> dict:

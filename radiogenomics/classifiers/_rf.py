@@ -1,0 +1,268 @@
+r"""Random-forest baselines of the radiogenomics-NB paper: RF-genomics and RF-radiogenomics.
+
+Both grow a random forest on :math:`\log_2(y_{ig} + 1)` of the genes selected inside ``fit``
+(the top ``n_genes`` of the edgeR exact test on the training samples, the same selector as
+every other method); :class:`RFRadiogenomics` appends the imaging features (imputed with
+training medians when asked). ``max_features`` (the number of candidate variables per split,
+``mtry`` in R's randomForest) and optionally ``min_samples_leaf`` are tuned by an inner
+stratified ``cv``-fold cross-validation on the training samples only, as in the paper; the
+forest is then refitted on all training samples with the best values.
+
+Everything data-dependent (gene selection, imputation values, tuning) is learned from the
+training samples passed to ``fit``; nothing is learned at predict time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
+
+from .._normalization import prepare_fit, prepare_predict
+from .._validation import _show, as_feature_frame, check_same_ids
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RFGenomics", "RFRadiogenomics", "mtry_grid"]
+
+
+def mtry_grid(p: int) -> list[int]:
+    r"""Candidate ``max_features`` values for ``p`` predictors.
+
+    The sorted unique values of :math:`\{1, \lfloor\sqrt p\rfloor, \lfloor p/3\rfloor,
+    \lfloor p/2\rfloor, p\}` that are at least 1: the randomForest default for
+    classification (:math:`\sqrt p`), its regression default (:math:`p/3`), and bagging
+    (:math:`p`).
+
+    Examples
+    --------
+    >>> mtry_grid(10)
+    [1, 3, 5, 10]
+    >>> mtry_grid(1)
+    [1]
+    """
+    p = int(p)
+    if p < 1:
+        raise ValueError(f"need at least one predictor; got p={p}")
+    cand = {1, int(np.floor(np.sqrt(p))), p // 3, p // 2, p}
+    return sorted(c for c in cand if c >= 1)
+
+
+class RFGenomics(ClassifierMixin, BaseEstimator):
+    r"""Random forest on :math:`\log_2(\text{count}+1)` of the top DE genes (RF-genomics).
+
+    Parameters
+    ----------
+    n_genes : int or None, default 10
+        Top genes of the edgeR exact test on the training samples (``None``: all genes).
+    n_estimators : int, default 500
+        Trees in the final forest (randomForest's ``ntree`` default).
+    max_features : int, float, "sqrt", "log2" or None, default None
+        ``None``: tuned over :func:`mtry_grid` by inner CV; anything else is used as is.
+    min_samples_leaf : int or sequence of int, default 1
+        A sequence is tuned jointly with ``max_features`` by inner CV.
+    cv : int, default 10
+        Inner stratified folds (fewer when the smallest class has fewer samples).
+    tune_n_estimators : int, default 100
+        Trees per forest inside the inner CV (tuning compares settings, so fewer trees
+        suffice; the final forest has ``n_estimators``).
+    scoring : str, default "accuracy"
+        Inner-CV criterion (any scikit-learn scorer name, e.g. ``"balanced_accuracy"``).
+    class_weight : None, "balanced", "balanced_subsample" or dict
+        Passed to :class:`~sklearn.ensemble.RandomForestClassifier` (unbalanced labels).
+    random_state : int, RandomState or None
+        Seeds the inner folds and the forests.
+    n_jobs : int or None
+        Threads of the forests (``None``: 1; the benchmark parallelises over splits).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    genes_ : Index
+        Selected genes.
+    best_params_ : dict
+        The tuned ``max_features`` (and ``min_samples_leaf``).
+    cv_results_ : DataFrame or None
+        Inner-CV mean score of every candidate (``None`` when nothing was tuned).
+    forest_ : RandomForestClassifier
+        The final forest, fitted on all training samples.
+    feature_importances_ : Series
+        Mean decrease in impurity of every predictor.
+
+    Examples
+    --------
+    >>> from radiogenomics.datasets import load_cervical
+    >>> X, y = load_cervical()
+    >>> clf = RFGenomics(n_genes=10, n_estimators=50, cv=3, random_state=0).fit(X, y)
+    >>> len(clf.genes_), clf.best_params_["max_features"] in (1, 3, 5, 10)
+    (10, True)
+    """
+
+    uses_features = False
+
+    def __init__(self, n_genes: int | None = 10, n_estimators: int = 500,
+                 max_features: Any = None, min_samples_leaf: Any = 1, cv: int = 10,
+                 tune_n_estimators: int = 100, scoring: str = "accuracy",
+                 class_weight: Any = None, random_state: Any = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_genes = n_genes
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.min_samples_leaf = min_samples_leaf
+        self.cv = cv
+        self.tune_n_estimators = tune_n_estimators
+        self.scoring = scoring
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ----------------------------------------------------------------- design matrix
+    def _check_params(self) -> None:
+        for name in ("n_estimators", "tune_n_estimators", "cv"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < (2 if name == "cv" else 1):
+                raise ValueError(f"{name} must be an integer >= {2 if name == 'cv' else 1}; "
+                                 f"got {v!r}")
+
+    def _design(self, counts: pd.DataFrame, features: Any, *, fitting: bool) -> pd.DataFrame:
+        """:math:`\\log_2(y+1)` of the selected genes (plus features in the subclass)."""
+        if features is not None and not self.uses_features:
+            logger.debug("%s ignores imaging features", type(self).__name__)
+        return np.log2(counts.astype(np.float64) + 1.0)
+
+    def _forest(self, n_estimators: int, **params: Any) -> RandomForestClassifier:
+        return RandomForestClassifier(n_estimators=n_estimators, class_weight=self.class_weight,
+                                      random_state=self.random_state, n_jobs=self.n_jobs,
+                                      **params)
+
+    # ------------------------------------------------------------------- estimator
+    def fit(self, X: Any, y: Any, features: Any = None) -> RFGenomics:
+        """Select genes, tune by inner CV and grow the forest on the training samples."""
+        self._check_params()
+        counts, yy = prepare_fit(self, X, y)
+        Z = self._design(counts, features, fitting=True)
+        grid: dict[str, list[Any]] = {}
+        if self.max_features is None:
+            grid["max_features"] = mtry_grid(Z.shape[1])
+        leaf = self.min_samples_leaf
+        if isinstance(leaf, (list, tuple, np.ndarray)):
+            grid["min_samples_leaf"] = [int(v) for v in leaf]
+        fixed = {k: v for k, v in (("max_features", self.max_features),
+                                   ("min_samples_leaf", leaf)) if k not in grid}
+        Zn = Z.to_numpy()
+        n_min = int(pd.Series(yy).value_counts().min())
+        folds = min(int(self.cv), n_min)
+        tunable = any(len(v) > 1 for v in grid.values())
+        if tunable and folds >= 2:
+            search = GridSearchCV(
+                self._forest(int(self.tune_n_estimators), **fixed), grid, scoring=self.scoring,
+                cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
+                refit=False, error_score="raise")
+            search.fit(Zn, yy)
+            res = pd.DataFrame(search.cv_results_["params"])
+            res["mean_score"] = search.cv_results_["mean_test_score"]
+            res["sd_score"] = search.cv_results_["std_test_score"]
+            self.cv_results_ = res
+            best = dict(search.best_params_)
+        else:
+            if tunable:
+                logger.warning("smallest class has %d samples: no inner CV, using the first "
+                               "candidate of each tuned parameter", n_min)
+            self.cv_results_ = None
+            best = {k: v[0] for k, v in grid.items()}
+        self.best_params_ = {**fixed, **best}
+        self.forest_ = self._forest(int(self.n_estimators), **self.best_params_).fit(Zn, yy)
+        self.design_columns_ = pd.Index(Z.columns)
+        self.feature_importances_ = pd.Series(self.forest_.feature_importances_,
+                                              index=self.design_columns_)
+        return self
+
+    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
+        """Class probabilities (mean of the trees' votes), columns in ``classes_`` order."""
+        check_is_fitted(self, "forest_")
+        counts = prepare_predict(self, X)
+        Z = self._design(counts, features, fitting=False)
+        return self.forest_.predict_proba(Z.to_numpy())
+
+    def predict(self, X: Any, features: Any = None) -> np.ndarray:
+        """Most probable class of each sample."""
+        return self.classes_[np.argmax(self.predict_proba(X, features=features), axis=1)]
+
+    def summary(self) -> pd.DataFrame:
+        """Predictors (genes, then features) with their impurity importance, largest first."""
+        check_is_fitted(self, "forest_")
+        out = self.feature_importances_.rename("importance").to_frame()
+        out["kind"] = ["feature" if c in getattr(self, "feature_names_", ()) else "gene"
+                       for c in out.index]
+        return out.sort_values("importance", ascending=False)
+
+
+class RFRadiogenomics(RFGenomics):
+    r"""Random forest on :math:`\log_2(\text{count}+1)` of the top DE genes plus imaging
+    features (RF-radiogenomics).
+
+    Same parameters as :class:`RFGenomics`, plus
+
+    impute : {None, "median"}, default None
+        Missing feature values (e.g. an undefined volume ratio) raise unless ``"median"``,
+        which fills them with the medians of the training samples.
+
+    ``features`` (samples x features, same sample ids as the counts) is required in ``fit``
+    and in every predict-side method. Forests are invariant to monotone rescaling, so the
+    features are used unscaled.
+    """
+
+    uses_features = True
+
+    def __init__(self, n_genes: int | None = 10, n_estimators: int = 500,
+                 max_features: Any = None, min_samples_leaf: Any = 1, cv: int = 10,
+                 tune_n_estimators: int = 100, scoring: str = "accuracy",
+                 class_weight: Any = None, impute: str | None = None,
+                 random_state: Any = None, n_jobs: int | None = None) -> None:
+        super().__init__(n_genes=n_genes, n_estimators=n_estimators, max_features=max_features,
+                         min_samples_leaf=min_samples_leaf, cv=cv,
+                         tune_n_estimators=tune_n_estimators, scoring=scoring,
+                         class_weight=class_weight, random_state=random_state, n_jobs=n_jobs)
+        self.impute = impute
+
+    def _design(self, counts: pd.DataFrame, features: Any, *, fitting: bool) -> pd.DataFrame:
+        Z = super()._design(counts, None, fitting=fitting)
+        if features is None:
+            raise ValueError(f"{type(self).__name__} needs imaging features: pass "
+                             "features= (samples x features) to fit and predict")
+        F = as_feature_frame(features)
+        if len(F) == len(Z) and isinstance(F.index, pd.RangeIndex):
+            F.index = Z.index
+        check_same_ids(Z.index, F.index, "counts", "features")
+        F = F.loc[Z.index]
+        if fitting:
+            if self.impute not in (None, "median"):
+                raise ValueError(f"impute must be None or 'median'; got {self.impute!r}")
+            self.feature_names_ = pd.Index(F.columns)
+            self.impute_values_ = F.median()
+            if self.impute_values_.isna().any():
+                bad = self.impute_values_.index[self.impute_values_.isna()]
+                raise ValueError(f"features {_show(bad)} are missing in every training sample")
+        else:
+            missing = self.feature_names_.difference(F.columns)
+            if len(missing):
+                raise ValueError(f"features lack columns used in fit: {_show(missing)}")
+            F = F.loc[:, self.feature_names_]
+        if F.isna().to_numpy().any():
+            if self.impute == "median":
+                F = F.fillna(self.impute_values_)
+            else:
+                rows = F.index[F.isna().any(axis=1)]
+                raise ValueError(f"features have missing values for samples {_show(rows)}; "
+                                 "pass impute='median' or fill them")
+        clash = Z.columns.intersection(F.columns)
+        if len(clash):
+            raise ValueError(f"feature names clash with gene names: {_show(clash)}")
+        return pd.concat([Z, F], axis=1)
+

@@ -1,0 +1,59 @@
+"""The DE-table cache: the same training data gives the same table once computed; any
+change to the counts, the sample ids or the labels gives a fresh computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiogenomics import de
+
+
+@pytest.fixture()
+def data():
+    rng = np.random.default_rng(3)
+    counts = pd.DataFrame(rng.negative_binomial(5, 0.1, size=(12, 60)),
+                          index=[f"s{i}" for i in range(12)],
+                          columns=[f"g{j}" for j in range(60)])
+    y = pd.Series(["a"] * 6 + ["b"] * 6, index=counts.index)
+    de._DE_CACHE.clear()
+    return counts, y
+
+
+def test_hit_returns_equal_independent_copy(data, monkeypatch):
+    counts, y = data
+    calls = []
+    real = de._differential_expression
+    monkeypatch.setattr(de, "_differential_expression",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    t1 = de.differential_expression(counts, y)
+    t1.loc[t1.index[0], "pvalue"] = -1.0  # mutating a returned table never leaks
+    t2 = de.differential_expression(counts, y)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(t2, real(counts, y, "exact", None, "tmm"))
+
+
+def test_any_change_misses(data, monkeypatch):
+    counts, y = data
+    calls = []
+    real = de._differential_expression
+    monkeypatch.setattr(de, "_differential_expression",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    de.differential_expression(counts, y)
+    c2 = counts.copy()
+    c2.iloc[0, 0] += 1  # one count
+    de.differential_expression(c2, y)
+    de.differential_expression(counts, y.iloc[::-1].set_axis(y.index))  # labels swapped
+    c3 = counts.rename(index={"s0": "other"})  # a sample id
+    de.differential_expression(c3, y.rename(index={"s0": "other"}))
+    de.differential_expression(counts.iloc[1:], y.iloc[1:])  # a sample left out
+    assert len(calls) == 5
+    assert len(de._DE_CACHE) <= de._DE_CACHE_SIZE
+
+
+def test_user_dispersion_bypasses_cache(data):
+    counts, y = data
+    t_fixed = de.differential_expression(counts, y, dispersion=0.1)
+    assert len(de._DE_CACHE) == 0
+    assert np.allclose(t_fixed["dispersion"], 0.1)
