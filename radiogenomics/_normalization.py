@@ -4,7 +4,8 @@ r"""Shared helpers of the baseline classifiers (NBLDA, PLDA, NSC, VoomNSC, RF).
   :math:`s_i` (summing to one over the training samples) and the expected counts
   :math:`\hat n_{ig} = s_i \sum_{i'} x_{i'g}`; test samples are normalised against the
   *training* reference only.
-- :func:`select_genes` — the top ``n_genes`` by the exact test, chosen inside ``fit``.
+- :func:`select_genes` — the top ``n_genes`` of :class:`radiogenomics.de.DEGeneSelector`
+  (the NB model's selector), chosen inside ``fit``.
 - :func:`prepare_fit` / :func:`prepare_predict` — validated counts, labels and genes.
 """
 
@@ -125,17 +126,25 @@ class CountSizeModel:
         return np.outer(self.test_sizes(xte), self.colsum_)
 
 
-def select_genes(counts: pd.DataFrame, y: pd.Series, n_genes: int | None) -> pd.Index:
+def select_genes(counts: pd.DataFrame, y: pd.Series, n_genes: int | None,
+                 de_method: str = "exact", quantile: float | None = 0.25) -> pd.Index:
     """Genes used by a baseline: all (``n_genes=None``) or the top ``n_genes`` of
-    ``radiogenomics.de.DEGeneSelector(n_genes, method="exact")`` fitted on these
-    (training) samples only."""
-    if n_genes is None or n_genes >= counts.shape[1]:
+    ``radiogenomics.de.DEGeneSelector(n_genes, method=de_method, quantile=quantile)``
+    fitted on these (training) samples only -- the selector of
+    :class:`~radiogenomics.classifiers.NBRadiogenomicsClassifier` (quantile filter 0.25,
+    then the edgeR exact test), so that with the same settings every method sees the
+    same genes. ``quantile=None`` skips the filter (plain edgeR ``topTags``)."""
+    if n_genes is None:
         return counts.columns.copy()
-    if int(n_genes) < 1:
+    if isinstance(n_genes, (bool, np.bool_)) or not isinstance(n_genes, (int, np.integer)) \
+            or int(n_genes) < 1:
         raise ValueError(f"n_genes must be a positive integer or None; got {n_genes!r}")
-    from .de import DEGeneSelector  # written in parallel; imported lazily
+    if n_genes >= counts.shape[1]:
+        return counts.columns.copy()
+    from .de import DEGeneSelector
 
-    sel = DEGeneSelector(n_genes=int(n_genes), method="exact").fit(counts, y)
+    sel = DEGeneSelector(n_genes=int(n_genes), method=de_method, quantile=quantile)
+    sel.fit(counts, y)
     return pd.Index(sel.genes_)
 
 
@@ -151,7 +160,10 @@ def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
     est.n_features_in_ = df.shape[1]
     est.feature_names_in_ = np.asarray(df.columns, dtype=object)
     est.classes_ = np.array(sorted(pd.unique(yy)))
-    genes = select_genes(df, yy, getattr(est, "n_genes", None)) if select else df.columns
+    genes = (select_genes(df, yy, getattr(est, "n_genes", None),
+                          de_method=getattr(est, "de_method", "exact"),
+                          quantile=getattr(est, "quantile", 0.25))
+             if select else df.columns)
     est.genes_ = pd.Index(genes)
     return df.loc[:, est.genes_], yy.to_numpy()
 

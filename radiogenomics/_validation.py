@@ -66,7 +66,11 @@ def as_count_frame(counts: Any, name: str = "counts", *, integer: bool = True) -
     dupg = df.columns[df.columns.duplicated()].unique()
     if len(dupg):
         raise ValueError(f"{name} has duplicated gene ids: {_show(dupg)}")
-    nonnum = [c for c, t in df.dtypes.items() if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    # check each distinct dtype once (a 20,000-gene frame has one or two dtypes)
+    dtypes = df.dtypes
+    bad_types = [t for t in pd.unique(dtypes)
+                 if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    nonnum = [c for c, t in dtypes.items() if t in bad_types] if bad_types else []
     if nonnum:
         raise ValueError(f"{name} has non-numeric columns: {_show(nonnum)}")
     values = df.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -134,7 +138,11 @@ def as_feature_frame(features: Any, name: str = "features") -> pd.DataFrame:
     dup = df.index[df.index.duplicated()].unique()
     if len(dup):
         raise ValueError(f"{name} has duplicated sample ids: {_show(dup)}")
-    nonnum = [c for c, t in df.dtypes.items() if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    # check each distinct dtype once (a 20,000-gene frame has one or two dtypes)
+    dtypes = df.dtypes
+    bad_types = [t for t in pd.unique(dtypes)
+                 if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    nonnum = [c for c, t in dtypes.items() if t in bad_types] if bad_types else []
     if nonnum:
         raise ValueError(f"{name} has non-numeric columns: {_show(nonnum)}")
     values = df.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -266,7 +266,9 @@ def voom_fit(counts: Any, design: Any = None, lib_size: Any = None,
     tx, ty = lowess(sx[~allzero], sy[~allzero], f=span)
     fun = _approxfun_rule2(tx, ty)
     fitted_count = 1e-6 * (2.0 ** fitted) * (lib[:, None] + 1.0)
-    w = 1.0 / fun(np.log2(fitted_count)) ** 4
+    # interpolate gene by gene (genes x samples order): consecutive queries are close,
+    # which np.interp's guessed binary search exploits (same values, ~10x faster)
+    w = 1.0 / fun(np.ascontiguousarray(np.log2(fitted_count).T)).T ** 4
     Edf = pd.DataFrame(E, index=df.index.copy(), columns=df.columns.copy())
     Wdf = pd.DataFrame(w, index=df.index.copy(), columns=df.columns.copy())
     return VoomFit(Edf, Wdf, sx, sy, tx, ty, pd.Series(lib, index=df.index.copy()))

@@ -95,6 +95,22 @@ def shrunken_dispersions(disp: np.ndarray, target: float = 0.0,
     return adj
 
 
+def _x_log_d(xte: np.ndarray, d: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_g x_g \log d_{kg}` (m x K), with :math:`0\log 0 = 0` and
+    :math:`x\log 0 = -\infty` for :math:`x > 0`."""
+    with np.errstate(divide="ignore"):
+        logd = np.log(d)
+    fin = np.isfinite(logd)
+    t1 = xte @ np.where(fin, logd, 0.0).T
+    if not fin.all():
+        hit = (xte > 0).astype(float) @ (~fin).astype(float).T > 0
+        t1 = np.where(hit, -np.inf, t1)
+    return t1
+
+
+_CELLS = 4_000_000  # m x K x genes cells per block of test samples
+
+
 def nb_discriminant(xte: np.ndarray, nste: np.ndarray, d: np.ndarray, phi: np.ndarray,
                     prior: np.ndarray) -> np.ndarray:
     r"""NBLDA discriminant (m x K):
@@ -103,47 +119,64 @@ def nb_discriminant(xte: np.ndarray, nste: np.ndarray, d: np.ndarray, phi: np.nd
               - \sum_g \phi_g^{-1}\log(1 + n^*_g d_{kg}\phi_g) + \log\pi_k,
 
     where the second sum's term is :math:`n^*_g d_{kg}` when :math:`\phi_g = 0` (Poisson
-    limit)."""
-    nd = nste[:, None, :] * d[None, :, :]  # m x K x p
-    part2 = 1.0 + nd * phi[None, None, :]
-    zero = phi == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, phi))
-        part3 = inv[None, None, :] * np.log(part2)
-    part3 = np.where(zero[None, None, :], nd, part3)
-    with np.errstate(divide="ignore"):
-        part1 = np.log(d[None, :, :] / part2)
-    t1 = np.einsum("mg,mkg->mk", xte, np.where(xte[:, None, :] == 0, 0.0, part1))
-    return t1 - part3.sum(axis=2) + np.log(prior)[None, :]
+    limit). Computed as :math:`x^*\log d^T - \sum_{g:\phi_g>0}(x^*_g + \phi_g^{-1})
+    L_{kg} - n^*_{\phi=0}d_{\phi=0}^T` with :math:`L_{kg} = \log(1+n^*_g d_{kg}\phi_g)`,
+    in blocks of test samples (memory :math:`O(\text{block}\cdot K\cdot p)`)."""
+    xte = np.asarray(xte, dtype=float)
+    nste = np.asarray(nste, dtype=float)
+    m, p = xte.shape
+    K = d.shape[0]
+    out = _x_log_d(xte, d) + np.log(prior)[None, :]
+    pos = phi > 0
+    if (~pos).any():
+        out -= nste[:, ~pos] @ d[:, ~pos].T
+    if pos.any():
+        dphi = d[:, pos] * phi[pos]  # K x p'
+        w = xte[:, pos] + 1.0 / phi[pos]  # m x p'
+        ns = nste[:, pos]
+        step = max(1, _CELLS // max(1, K * int(pos.sum())))
+        for lo in range(0, m, step):  # blocks of samples; genes stay vectorised
+            L = np.log1p(ns[lo:lo + step, None, :] * dphi[None, :, :])
+            out[lo:lo + step] -= np.einsum("mg,mkg->mk", w[lo:lo + step], L)
+    return out
 
 
 def poisson_discriminant(xte: np.ndarray, nste: np.ndarray, d: np.ndarray,
                          prior: np.ndarray) -> np.ndarray:
     r"""PLDA discriminant :math:`\sum_g x^*_g\log d_{kg} - \sum_g n^*_g d_{kg} + \log\pi_k`."""
-    with np.errstate(divide="ignore"):
-        logd = np.log(d)
-    t1 = xte @ np.where(np.isfinite(logd), logd, 0.0).T
-    if np.any(~np.isfinite(logd)):
-        # x * log(0) = -inf where x > 0 (R gives -Inf as well)
-        bad = (~np.isfinite(logd)).astype(float)
-        t1 = t1 - np.where((xte > 0).astype(float) @ bad.T > 0, np.inf, 0.0)
-    return t1 - nste @ d.T + np.log(prior)[None, :]
+    return _x_log_d(np.asarray(xte, dtype=float), d) - nste @ d.T + np.log(prior)[None, :]
 
 
 def find_best_transform(x: np.ndarray) -> float:
     r"""PoiClaClu ``FindBestTransform``: the power :math:`\alpha` on the grid
     ``seq(0.01, 1, len = 50)`` whose Pearson goodness of fit
-    :math:`\sum (x^\alpha - \hat n)^2/\hat n` (``"mle"`` null model) is closest to
-    :math:`(n-1)(p-1)`."""
+    :math:`\sum_{ig} (x_{ig}^\alpha - \hat n_{ig})^2/\hat n_{ig}` (``"mle"`` null model
+    :math:`\hat n_{ig} = r_i c_g / T` with the row, column and grand totals of
+    :math:`x^\alpha`; cells with :math:`\hat n = 0` left out, as ``na.rm = TRUE``) is
+    closest to :math:`(n-1)(p-1)`.
+
+    Computed as :math:`T\,r^{-1\,T} (x^{2\alpha}) c^{-1} - T` (the cross term and
+    :math:`\sum\hat n` both equal :math:`T`), with :math:`x^\alpha` looked up from the
+    distinct count values (one power per distinct value and grid point, then a gather).
+    """
+    x = np.asarray(x, dtype=float)
     alphas = np.linspace(0.01, 1.0, 50)
     n, p = x.shape
     target = (n - 1) * (p - 1)
+    u, idx = np.unique(x, return_inverse=True)
+    idx = idx.reshape(x.shape).astype(np.int32 if len(u) < 2**31 else np.int64)
+    with np.errstate(divide="ignore"):
+        logu = np.log(u)  # 0 -> -inf -> 0 ** alpha = 0
     gof = np.empty(len(alphas))
-    for i, a in enumerate(alphas):
-        xa = x**a
-        ns = np.outer(xa.sum(axis=1), xa.sum(axis=0)) / xa.sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gof[i] = np.nansum((xa - ns) ** 2 / ns)
+    for i, a in enumerate(alphas):  # 50 grid points, each vectorised over all cells
+        v = np.take(np.exp(a * logu), idx)
+        r = v.sum(axis=1)
+        c = v.sum(axis=0)
+        tot = r.sum()
+        rinv = np.divide(1.0, r, out=np.zeros_like(r), where=r > 0)
+        cinv = np.divide(1.0, c, out=np.zeros_like(c), where=c > 0)
+        v *= v
+        gof[i] = tot * (rinv @ (v @ cinv)) - tot
     return float(alphas[np.argmin(np.abs(gof - target))])
 
 
@@ -282,6 +315,12 @@ class NBLDA(_CountLDA):
         (accuracy; the largest best rho), on the genes selected in ``fit``.
     beta, prior, target, phi_epsilon : as ``nbldaControl()`` (1, equal, 0, 0.15).
     random_state : int, RandomState or None — CV folds.
+    de_method : {"exact", "lrt", "deseq2"}
+        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
+        selector of the NB model).
+    quantile : float or None
+        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
+        filter, i.e. plain edgeR ``topTags`` as in the R references).
     """
 
     _negative_binomial = True
@@ -289,8 +328,11 @@ class NBLDA(_CountLDA):
     def __init__(self, n_genes: int | None = None, normalization: str = "mle",
                  rho: float | None = None, beta: float = 1.0, prior: Any = None,
                  target: float = 0.0, phi_epsilon: float = 0.15, tune_length: int = 10,
-                 n_folds: int = 5, n_repeats: int = 2, random_state: Any = None) -> None:
+                 n_folds: int = 5, n_repeats: int = 2, random_state: Any = None,
+                 de_method: str = "exact", quantile: float | None = 0.25) -> None:
         self.n_genes = n_genes
+        self.de_method = de_method
+        self.quantile = quantile
         self.normalization = normalization
         self.rho = rho
         self.beta = beta
@@ -331,6 +373,12 @@ class PLDA(_CountLDA):
     transform : bool
     alpha : float or None — the power (``None``: :func:`find_best_transform`).
     beta, prior, random_state
+    de_method : {"exact", "lrt", "deseq2"}
+        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
+        selector of the NB model).
+    quantile : float or None
+        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
+        filter, i.e. plain edgeR ``topTags`` as in the R references).
     """
 
     _negative_binomial = False
@@ -338,8 +386,11 @@ class PLDA(_CountLDA):
     def __init__(self, n_genes: int | None = None, normalization: str = "mle",
                  rho: float | None = 0.0, transform: bool = True, alpha: float | None = None,
                  beta: float = 1.0, prior: Any = None, n_rho: int = 30, n_folds: int = 5,
-                 random_state: Any = None) -> None:
+                 random_state: Any = None, de_method: str = "exact",
+                 quantile: float | None = 0.25) -> None:
         self.n_genes = n_genes
+        self.de_method = de_method
+        self.quantile = quantile
         self.normalization = normalization
         self.rho = rho
         self.transform = transform

@@ -110,6 +110,12 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
     offset_percent : float — percentile of the gene sds added as :math:`s_0` (50).
     n_threshold : int — grid length (30).
     n_folds : int or None; random_state : CV folds.
+    de_method : {"exact", "lrt", "deseq2"}
+        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
+        selector of the NB model).
+    quantile : float or None
+        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
+        filter, i.e. plain edgeR ``topTags`` as in the R references).
 
     Attributes
     ----------
@@ -120,9 +126,12 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
     def __init__(self, threshold: float | None = None, n_genes: int | None = None,
                  normalization: str | None = None, prior: Any = None,
                  offset_percent: float = 50.0, n_threshold: int = 30,
-                 n_folds: int | None = None, random_state: Any = None) -> None:
+                 n_folds: int | None = None, random_state: Any = None,
+                 de_method: str = "exact", quantile: float | None = 0.25) -> None:
         self.threshold = threshold
         self.n_genes = n_genes
+        self.de_method = de_method
+        self.quantile = quantile
         self.normalization = normalization
         self.prior = prior
         self.offset_percent = offset_percent

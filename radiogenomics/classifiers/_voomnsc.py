@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["VoomNSC", "weighted_statistics"]
 
-_NORMS = {"tmm": "TMM", "deseq": "deseq", "rle": "deseq", "none": "none"}
+_NORMS = {"tmm": "TMM", "deseq": "deseq", "rle": "deseq", "none": "none", "mle": "none",
+          "library": "none", "quantile": "quantile"}
 
 
 def weighted_statistics(x: np.ndarray, w: np.ndarray, y: np.ndarray,
@@ -91,10 +92,17 @@ def _mlseq_scale(shrunk: np.ndarray, se: np.ndarray) -> np.ndarray:
 
 
 class _VoomModel:
-    """Training normalisation reference + voom + weighted statistics."""
+    """Training normalisation reference + voom + weighted statistics.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, norm: str):
-        from ..counts import _tmm_pair, _tmm_reference_column
+    ``tmm_cache`` (a dict) memoises TMM factors per (sample, reference sample) pair, so
+    the folds of the threshold CV, which mostly share their reference sample, do not
+    recompute them; keys are row positions in the full training matrix (``rows``). The
+    cached values are exactly the recomputed ones.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, norm: str,
+                 rows: np.ndarray | None = None, tmm_cache: dict | None = None):
+        from ..counts import _tmm_reference_column
 
         self.norm = norm
         lib = x.sum(axis=1)
@@ -105,8 +113,19 @@ class _VoomModel:
             self.ref = _tmm_reference_column(xk.T, lib)
             self.ref_x = xk[self.ref].copy()
             self.ref_lib = float(lib[self.ref])
-            raw = np.array([_tmm_pair(xk[i], self.ref_x, lib[i], self.ref_lib)
-                            for i in range(len(x))])
+            rows = np.arange(len(x)) if rows is None else rows
+            cache = {} if tmm_cache is None else tmm_cache
+            self._cache = cache
+            ref_id = int(rows[self.ref])
+            self._ref_id = ref_id
+            raw = np.empty(len(x))
+            for i in range(len(x)):  # loop over samples; each pair vectorised over genes
+                # genes that are zero in this sample or in the reference drop out of TMM,
+                # so the factor does not depend on which all-zero genes were removed
+                key = (int(rows[i]), ref_id)
+                if key not in cache:
+                    cache[key] = self._tmm(xk[i], lib[i])
+                raw[i] = cache[key]
         elif norm == "deseq":
             with np.errstate(divide="ignore"):
                 self.gm = np.exp(np.log(xk).mean(axis=0))
@@ -115,6 +134,11 @@ class _VoomModel:
                 raise ValueError("normalization 'deseq': no gene is positive in every "
                                  "training sample; use 'tmm'")
             raw = np.median(xk[:, ok] / self.gm[ok], axis=1) / lib
+        elif norm == "quantile":
+            raw = np.quantile(xk / lib[:, None], 0.75, axis=1)
+            if np.any(raw <= 0):
+                raise ValueError("normalization 'quantile': a training sample has upper "
+                                 "quartile 0; use 'tmm'")
         else:
             raw = np.ones(len(x))
         self.gmean = float(np.exp(np.mean(np.log(raw))))
@@ -124,17 +148,32 @@ class _VoomModel:
         self.W = W.to_numpy()
         self.stats = weighted_statistics(self.E, self.W, y, classes)
 
-    def test_logcpm(self, xte: np.ndarray) -> np.ndarray:
+    def _tmm(self, obs: np.ndarray, lib: float) -> float:
         from ..counts import _tmm_pair
 
+        return _tmm_pair(obs, self.ref_x, lib, self.ref_lib)
+
+    def test_logcpm(self, xte: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Test log-CPM with library sizes normalised against the training reference
+        (``rows``: positions of the test samples in the full training matrix, for the TMM
+        cache of the CV folds)."""
         lib = xte.sum(axis=1)
         xk = xte[:, self.keep]
         if self.norm == "TMM":
-            raw = np.array([_tmm_pair(xk[i], self.ref_x, lib[i], self.ref_lib)
-                            for i in range(len(xte))])
+            raw = np.empty(len(xte))
+            for i in range(len(xte)):
+                if rows is None:
+                    raw[i] = self._tmm(xk[i], lib[i])
+                    continue
+                key = (int(rows[i]), self._ref_id)
+                if key not in self._cache:
+                    self._cache[key] = self._tmm(xk[i], lib[i])
+                raw[i] = self._cache[key]
         elif self.norm == "deseq":
             ok = self.gm > 0
             raw = np.median(xk[:, ok] / self.gm[ok], axis=1) / lib
+        elif self.norm == "quantile":
+            raw = np.quantile(xk / lib[:, None], 0.75, axis=1)
         else:
             raw = np.ones(len(xte))
         lib_te = lib * raw / self.gmean
@@ -160,6 +199,12 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     mlseq_compat : bool
         Reproduce MLSeq's misaligned ``se.scale`` and its sd rescaling (module docstring).
     n_threshold, n_folds, n_repeats, random_state
+    de_method : {"exact", "lrt", "deseq2"}
+        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
+        selector of the NB model).
+    quantile : float or None
+        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
+        filter, i.e. plain edgeR ``topTags`` as in the R references).
 
     Attributes
     ----------
@@ -171,9 +216,12 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def __init__(self, threshold: float | None = None, n_genes: int | None = None,
                  normalization: str = "tmm", mlseq_compat: bool = False,
                  n_threshold: int = 30, n_folds: int = 5, n_repeats: int = 2,
-                 random_state: Any = None) -> None:
+                 random_state: Any = None, de_method: str = "exact",
+                 quantile: float | None = 0.25) -> None:
         self.threshold = threshold
         self.n_genes = n_genes
+        self.de_method = de_method
+        self.quantile = quantile
         self.normalization = normalization
         self.mlseq_compat = mlseq_compat
         self.n_threshold = n_threshold
@@ -198,9 +246,10 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         s = soft_shrink(st["delta"], threshold)
         return _mlseq_scale(s, st["se"]) if self.mlseq_compat else s * st["se"]
 
-    def _z(self, model: _VoomModel, xte: np.ndarray) -> np.ndarray:
+    def _z(self, model: _VoomModel, xte: np.ndarray,
+           rows: np.ndarray | None = None) -> np.ndarray:
         st = model.stats
-        return (model.test_logcpm(xte) - st["wm"][None, :]) / self._sd(st)[None, :]
+        return (model.test_logcpm(xte, rows) - st["wm"][None, :]) / self._sd(st)[None, :]
 
     def _disc(self, model: _VoomModel, xte: np.ndarray, threshold: float,
               prior: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
@@ -216,7 +265,8 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         x = df.to_numpy()
         prior = np.array([(yy == c).mean() for c in classes])
         self.prior_ = prior
-        model = _VoomModel(x, yy, classes, norm)
+        cache: dict = {}
+        model = _VoomModel(x, yy, classes, norm, tmm_cache=cache)
         st = model.stats
         if self.threshold is None:
             thr = np.linspace(0.0, np.abs(st["delta"]).max(), int(self.n_threshold))
@@ -230,8 +280,9 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
                                          random_state=self.random_state)
             err = np.zeros(len(thr))
             for tr, te in cv.split(x, yy):
-                mf = _VoomModel(x[tr], yy[tr], classes, norm)
-                zte = self._z(mf, x[te])
+                # normalisation, voom and weighted centroids of the training fold only
+                mf = _VoomModel(x[tr], yy[tr], classes, norm, rows=tr, tmm_cache=cache)
+                zte = self._z(mf, x[te], rows=te)
                 for j, t in enumerate(thr):
                     pred = classes[np.argmax(self._disc(mf, None, t, prior, zte), axis=1)]
                     err[j] += np.sum(pred != yy[te])

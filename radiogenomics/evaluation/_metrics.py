@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 from scipy.stats import rankdata
 
 #: metric names in reporting order
@@ -113,22 +114,41 @@ def classification_metrics(
 
 
 def positive_scores(estimator: Any, X: Any, positive: Any, **predict_kw: Any) -> np.ndarray | None:
-    """Score for the positive class from ``predict_proba`` or ``decision_function``.
+    r"""Ranking score for the positive class (used for ROC AUC).
 
-    Returns ``None`` when the estimator has neither.
+    Count classifiers (NB, NBLDA, PLDA, nearest shrunken centroids) have discriminant gaps
+    of hundreds of log units, so their probabilities round to exactly 0 or 1 and would rank
+    as ties. Log-space scores come first:
+
+    1. ``decision_function`` with one column per class (discriminant scores
+       :math:`d_{ik}`): :math:`d_{i,pos} - \log\sum_{k \ne pos} e^{d_{ik}}` (the
+       log-odds of the posterior when :math:`d` is a log joint likelihood), or a 1-D
+       decision value oriented towards the positive class;
+    2. ``predict_log_proba``: the same log-odds;
+    3. ``predict_proba``: the positive column.
+
+    Returns ``None`` when the estimator has none of them (or ``positive`` is unknown).
     """
     classes = list(getattr(estimator, "classes_", []))
-    if hasattr(estimator, "predict_proba"):
+    if positive not in classes:
+        return None
+    j = classes.index(positive)
+    for attr in ("decision_function", "predict_log_proba", "predict_proba"):
+        if not hasattr(estimator, attr):
+            continue
         try:
-            proba = np.asarray(estimator.predict_proba(X, **predict_kw), dtype=np.float64)
+            s = np.asarray(getattr(estimator, attr)(X, **predict_kw), dtype=np.float64)
         except (AttributeError, NotImplementedError):
-            proba = None
-        if proba is not None and positive in classes:
-            return proba[:, classes.index(positive)]
-    if hasattr(estimator, "decision_function"):
-        dec = np.asarray(estimator.decision_function(X, **predict_kw), dtype=np.float64)
-        if dec.ndim == 2 and positive in classes:
-            return dec[:, classes.index(positive)]
-        if len(classes) == 2:  # sklearn: positive decision values favour classes_[1]
-            return dec if classes[1] == positive else -dec
+            continue
+        if s.ndim == 1 and attr == "decision_function" and len(classes) == 2:
+            out = s if j == 1 else -s  # sklearn: positive values favour classes_[1]
+        elif s.ndim == 2 and s.shape[1] == len(classes):
+            if attr == "predict_proba":
+                out = s[:, j]
+            else:
+                out = s[:, j] - logsumexp(np.delete(s, j, axis=1), axis=1)
+        else:
+            continue
+        if np.isfinite(out).all():
+            return out
     return None

@@ -78,7 +78,34 @@ def test_positive_scores_from_proba_and_decision():
     X = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = np.array(["M", "M", "W", "W"])
     lr = LogisticRegression().fit(X, y)
-    np.testing.assert_allclose(positive_scores(lr, X, "M"), lr.predict_proba(X)[:, 0])
+    # log-space first: the 1-D decision value is the log-odds of classes_[1]
+    np.testing.assert_allclose(positive_scores(lr, X, "M"), -lr.decision_function(X))
+    np.testing.assert_allclose(positive_scores(lr, X, "M"),
+                               np.log(lr.predict_proba(X)[:, 0] / lr.predict_proba(X)[:, 1]))
     svc = LinearSVC().fit(X, y)
     np.testing.assert_allclose(positive_scores(svc, X, "M"), -svc.decision_function(X))
     np.testing.assert_allclose(positive_scores(svc, X, "W"), svc.decision_function(X))
+
+
+def test_positive_scores_rank_saturated_discriminants():
+    """Discriminant gaps of thousands of log units give probabilities of exactly 0/1: the
+    score must still rank the samples (log-odds), so ROC AUC is not computed on ties."""
+
+    class Saturated:
+        classes_ = np.array(["codel", "non-codel"])
+
+        def decision_function(self, X):
+            d = np.asarray(X, dtype=float)[:, 0]
+            return np.column_stack([-5e6 + d, -5e6 - d])
+
+        def predict_proba(self, X):
+            d = self.decision_function(X)
+            e = np.exp(d - d.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+    X = np.array([[3000.0], [1000.0], [-1000.0], [-2000.0]])
+    est = Saturated()
+    assert set(est.predict_proba(X)[:, 0]) <= {0.0, 1.0}  # the premise: saturated
+    s = positive_scores(est, X, "codel")
+    np.testing.assert_allclose(s, 2 * X[:, 0])
+    np.testing.assert_allclose(positive_scores(est, X, "non-codel"), -2 * X[:, 0])

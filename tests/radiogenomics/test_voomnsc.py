@@ -1,0 +1,201 @@
+"""VoomNSC against MLSeq 2.25.0 ``voomNSC`` (``scripts/cervical.R``, part c).
+
+MLSeq's ``classify()`` cannot take a fixed threshold, so the references call its internals::
+
+    fitV <- MLSeq:::voomNSC.train(counts = Xtr, conditions = ytr, thresholds = 1.0,
+                                  normalization = nm)            # nm in "TMM", "deseq"
+    MLSeq:::predict.voomNSC(fitV, Xte, threshold = 1.0)
+
+MLSeq scales the shrunken differences by its p x K ``se.scale`` matrix as a recycled
+vector, ``t(t(delta.shrunk) * as.numeric(se.scale))`` (misaligned genes/classes);
+``VoomNSC(mlseq_compat=True)`` reproduces that, the default uses the aligned formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from baseline_helpers import SPLITS, log_value, noise_balanced_accuracy, ref, split_data, top50
+from sklearn.base import clone
+
+import radiogenomics.classifiers._voomnsc as vn
+from radiogenomics.classifiers import VoomNSC
+from radiogenomics.classifiers._nsc import soft_shrink
+from radiogenomics.datasets import load_cervical
+
+NORMS = [("TMM", "tmm"), ("deseq", "deseq")]
+
+
+@pytest.fixture(scope="module")
+def cervical():
+    return load_cervical()
+
+
+def rel(a, b):
+    return float(np.max(np.abs(np.asarray(a) / np.asarray(b) - 1.0)))
+
+
+@pytest.mark.parametrize("split,features", SPLITS)
+@pytest.mark.parametrize("nm,norm", NORMS)
+def test_mlseq_compat_equals_mlseq_at_threshold_1(cervical, split, features, nm, norm):
+    """``fitV <- MLSeq:::voomNSC.train(counts = Xtr, conditions = ytr, thresholds = 1.0,
+    normalization = nm)``; ``vm <- MLSeq:::voomGSD(data.train = fitV$counts, data.test = Xte,
+    group = fitV$conditions, norm.method = fitV$normalization)``;
+    ``delta.shrunk <- t(t(soft.shrink(fitV$delta, 1)) * as.numeric(fitV$se.scale))``;
+    ``dd <- diag.disc((vm$TestExp - fitV$weightedMean) / fitV$weightedSD.pooled,
+    delta.shrunk, fitV$prior, posid)``; ``MLSeq:::predict.voomNSC(fitV, Xte, threshold = 1)``
+    -> ``voomNSC_{nm}_thr1.0_{test,model}.csv``, ``voomNSC_{nm}_testExpr.csv``."""
+    Xtr, ytr, Xte, _ = split_data(*cervical, split, features)
+    m = VoomNSC(threshold=1.0, normalization=norm, mlseq_compat=True).fit(Xtr, ytr)
+    mo = ref(split, features, f"voomNSC_{nm}_thr1.0_model").set_index("gene").loc[m.genes_]
+    expr = ref(split, features, f"voomNSC_{nm}_testExpr").set_index("gene").T
+    assert np.max(np.abs(m.transform_test(Xte).to_numpy()
+                         - expr.loc[Xte.index, m.genes_].to_numpy())) < 1e-8
+    assert np.max(np.abs(m.centroid_overall_ - mo["weightedMean"])) < 1e-8
+    assert np.max(np.abs(m.centroids_.to_numpy()
+                         - mo[["centroid_N", "centroid_T"]].to_numpy())) < 1e-8
+    assert rel(m.sd_, mo["sd_plus_offset"]) < 1e-8
+    assert np.max(np.abs(m.se_scale_.to_numpy()
+                         - mo[["se_scale_N", "se_scale_T"]].to_numpy())) < 1e-10
+    assert np.max(np.abs(m.delta_.to_numpy() - mo[["delta_N", "delta_T"]].to_numpy())) < 1e-8
+    assert np.max(np.abs(m.delta_shrunk_.to_numpy()
+                         - mo[["delta_shrunk_N", "delta_shrunk_T"]].to_numpy())) < 1e-8
+    nonzero = log_value(split, features, rf"voomNSC {nm} thr=1\.0 offset=[0-9.eE+-]+ "
+                                         r"nonzero=(\d+)")
+    assert m.n_nonzero_ == nonzero
+    t = ref(split, features, f"voomNSC_{nm}_thr1.0_test")
+    assert (m.predict(Xte) == t["pred"].to_numpy()).all()
+    assert np.max(np.abs(m.decision_function(Xte) - t[["disc_N", "disc_T"]].to_numpy())) < 1e-6
+    assert np.max(np.abs(m.predict_proba(Xte) - t[["prob_N", "prob_T"]].to_numpy())) < 1e-6
+
+
+@pytest.mark.parametrize("split,features", SPLITS)
+@pytest.mark.parametrize("nm,norm", NORMS)
+def test_default_uses_aligned_se_scale(cervical, split, features, nm, norm):
+    """Same R fit as above (``voomNSC_{nm}_thr1.0_model.csv``). The default applies
+    ``se.scale[g, k]`` to gene g, class k: its shrunken differences equal
+    ``soft.shrink(fitV$delta, 1) * fitV$se.scale`` (element-wise) from R's own columns, not
+    MLSeq's recycled product, and it standardises with the same :math:`s_g + s_0` that
+    the differences use. Its test predictions are then compared with MLSeq's."""
+    Xtr, ytr, Xte, yte = split_data(*cervical, split, features)
+    m = VoomNSC(threshold=1.0, normalization=norm).fit(Xtr, ytr)
+    mo = ref(split, features, f"voomNSC_{nm}_thr1.0_model").set_index("gene").loc[m.genes_]
+    aligned = soft_shrink(mo[["delta_N", "delta_T"]].to_numpy(), 1.0) \
+        * mo[["se_scale_N", "se_scale_T"]].to_numpy()
+    assert np.max(np.abs(m.delta_shrunk_.to_numpy() - aligned)) < 1e-8
+    mlseq = mo[["delta_shrunk_N", "delta_shrunk_T"]].to_numpy()
+    assert np.max(np.abs(aligned - mlseq)) > 1e-3  # the MLSeq quirk matters on these data
+    # sd: s_g + s_0 (the pooled weighted sd plus its median), as in the standardised delta
+    assert np.allclose(m.sd_, m._model.stats["pooled"] + m._model.stats["s0"])
+    t = ref(split, features, f"voomNSC_{nm}_thr1.0_test")
+    agree = (m.predict(Xte) == t["pred"].to_numpy()).mean()
+    acc = (m.predict(Xte) == yte.to_numpy()).mean()
+    assert agree >= 16 / 18 and acc >= 0.8, (agree, acc)
+
+
+@pytest.mark.parametrize("split,features", SPLITS)
+@pytest.mark.parametrize("nm,norm", NORMS)
+def test_threshold_grid_and_optimal_threshold_equal_mlseq(cervical, split, features, nm, norm):
+    """``fitG <- MLSeq:::voomNSC.train(counts = Xtr, conditions = ytr, normalization = nm)``
+    (30 thresholds) -> ``voomNSC_{nm}_grid_train.csv``; ``MLSeq:::predict.voomNSC(fitG,
+    Xte)`` at ``fitG$opt.threshold`` (in ``log.txt``; chosen by MLSeq on training
+    re-substitution) -> ``voomNSC_{nm}_optthr_test.csv``."""
+    Xtr, ytr, Xte, _ = split_data(*cervical, split, features)
+    g = ref(split, features, f"voomNSC_{nm}_grid_train")
+    fit = VoomNSC(normalization=norm, mlseq_compat=True, n_repeats=1, random_state=0)
+    fit.fit(Xtr, ytr)
+    grid = fit.cv_results_["threshold"].to_numpy()
+    assert np.max(np.abs(grid - g["threshold"].to_numpy()[:len(grid)])) < 1e-10
+    opt = log_value(split, features,
+                    rf"voomNSC {nm} grid opt\.threshold \(train resubstitution\) = "
+                    r"([0-9.eE+-]+)")
+    thr = g["threshold"].to_numpy()[np.argmin(np.abs(g["threshold"].to_numpy() - opt))]
+    m = VoomNSC(threshold=thr, normalization=norm, mlseq_compat=True).fit(Xtr, ytr)
+    assert m.n_nonzero_ == int(g.loc[g["threshold"] == thr, "nonzero"].iloc[0])
+    t = ref(split, features, f"voomNSC_{nm}_optthr_test")
+    assert (m.predict(Xte) == t["pred"].to_numpy()).all()
+
+
+def test_gene_selection_inside_fit_equals_edger_top50(cervical):
+    """``rownames(topTags(exactTest(...), n = 50))`` on the training samples, then as
+    ``MLSeq:::voomNSC.train(Xtr[top50, ], ytr, thresholds = 1, normalization = "TMM")``."""
+    Xtr, ytr, Xte, _ = split_data(*cervical, "A", "all714")
+    m = VoomNSC(threshold=1.0, n_genes=50, quantile=None, mlseq_compat=True).fit(Xtr, ytr)
+    assert list(m.genes_) == top50("A")
+    t = ref("A", "top50", "voomNSC_TMM_thr1.0_test")
+    assert (m.predict(Xte) == t["pred"].to_numpy()).all()
+
+
+def test_cv_threshold_refits_voom_inside_each_fold(cervical, monkeypatch):
+    """``threshold=None``: every CV fold re-runs normalisation, voom and the weighted
+    centroids on its training part only (MLSeq fits them once on all training samples,
+    held-out folds included)."""
+    Xtr, ytr, _, _ = split_data(*cervical, "B", "top50")
+    seen = []
+    real = vn._VoomModel
+
+    class Spy(real):
+        def __init__(self, x, y, classes, norm, rows=None, tmm_cache=None):
+            seen.append(None if rows is None else np.asarray(rows).copy())
+            super().__init__(x, y, classes, norm, rows=rows, tmm_cache=tmm_cache)
+
+        def test_logcpm(self, xte, rows=None):
+            if rows is not None:
+                seen.append(("test", np.asarray(rows).copy(), self._rows))
+            return super().test_logcpm(xte, rows)
+
+    monkeypatch.setattr(vn, "_VoomModel", Spy)
+    orig_init = Spy.__init__
+
+    def init(self, x, y, classes, norm, rows=None, tmm_cache=None):
+        self._rows = None if rows is None else np.asarray(rows)
+        orig_init(self, x, y, classes, norm, rows=rows, tmm_cache=tmm_cache)
+
+    monkeypatch.setattr(Spy, "__init__", init)
+    m = VoomNSC(normalization="tmm", n_folds=5, n_repeats=2, random_state=1).fit(Xtr, ytr)
+    fits = [s for s in seen if not isinstance(s, tuple)]
+    tests = [s for s in seen if isinstance(s, tuple)]
+    assert fits[0] is None  # the final model on all training samples
+    assert len(fits) == 1 + 10 and len(tests) == 10
+    for _, te_rows, tr_rows in tests:
+        assert len(np.intersect1d(te_rows, tr_rows)) == 0  # held-out samples not in the fit
+        assert len(te_rows) + len(tr_rows) == len(ytr)
+    assert m.threshold_ in set(m.cv_results_["threshold"])
+    err = m.cv_results_["error"].to_numpy()
+    assert m.threshold_ == m.cv_results_["threshold"].to_numpy()[np.nonzero(
+        err == err.min())[0].max()]
+
+
+def test_cv_is_reproducible_and_tmm_cache_exact(cervical):
+    Xtr, ytr, Xte, _ = split_data(*cervical, "A", "top50")
+    a = VoomNSC(random_state=3).fit(Xtr, ytr)
+    b = VoomNSC(random_state=3).fit(Xtr, ytr)
+    pd.testing.assert_frame_equal(a.cv_results_, b.cv_results_)
+    # a fold model built with the shared TMM cache equals one built from scratch
+    tr = np.arange(0, len(ytr), 2)
+    x = Xtr.to_numpy()
+    classes = np.array(sorted(ytr.unique()))
+    cache: dict = {}
+    vn._VoomModel(x, ytr.to_numpy(), classes, "TMM", tmm_cache=cache)
+    m1 = vn._VoomModel(x[tr], ytr.to_numpy()[tr], classes, "TMM", rows=tr, tmm_cache=cache)
+    m2 = vn._VoomModel(x[tr], ytr.to_numpy()[tr], classes, "TMM")
+    assert np.array_equal(m1.W, m2.W) and np.array_equal(m1.E, m2.E)
+
+
+@pytest.mark.parametrize("norm", ["deseq", "mle", "library", "tmm", "quantile"])
+def test_normalizations_and_clone(cervical, norm):
+    Xtr, ytr, Xte, yte = split_data(*cervical, "B", "top50")
+    est = VoomNSC(threshold=1.0, normalization=norm)
+    m = clone(est).fit(Xtr, ytr)
+    assert not hasattr(est, "threshold_") and clone(est).get_params() == est.get_params()
+    assert (m.predict(Xte) == yte.to_numpy()).mean() >= 0.75
+    with pytest.raises(ValueError, match="normalization"):
+        VoomNSC(normalization="bogus").fit(Xtr, ytr)
+
+
+def test_noise_is_at_chance():
+    """Random labels on NB noise, 20 stratified 80/20 splits, CV-tuned threshold (3-fold,
+    1 repeat, 500 genes: voom's lowess is refitted in every fold, keep the test short)."""
+    bacc = noise_balanced_accuracy(VoomNSC(n_folds=3, n_repeats=1, random_state=0), p=500)
+    assert abs(bacc.mean() - 0.5) <= 0.05, bacc
