@@ -236,6 +236,7 @@ def cohort_features(
         table = pairs if isinstance(pairs, pd.DataFrame) else read_pairs(pairs)
 
         def resolve(ref: str) -> Path:
+            # a case id in the masks folder, else a path (a missing one fails only that case)
             return found[ref] if ref in found else Path(ref)
 
         for _, r in table.iterrows():

@@ -83,7 +83,7 @@ def load_nifti(image: ImageLike, *, canonical: bool = True) -> Any:
     if isinstance(image, str | os.PathLike):
         path = Path(image)
         if not path.is_file():
-            raise FileNotFoundError(f"image file not found: {path}")
+            raise FileNotFoundError(f"NIfTI file not found: {path}")
         if not is_nifti(path):
             raise ValueError(f"{path}: expected a NIfTI file (.nii or .nii.gz)")
         try:
@@ -151,7 +151,7 @@ def load_label_map(label_map: ImageLike) -> Any:
 
     img = load_nifti(label_map)
     data = _integer_labels(np.asanyarray(img.dataobj), _name(img))
-    if data.size and data.min() < 0:
+    if data.size and data.dtype.kind == "i" and data.min() < 0:
         raise ValueError(f"{_name(img)}: label map has negative values ({int(data.min())})")
     out = nib.Nifti1Image(data, img.affine, img.header)
     out.set_data_dtype(data.dtype)
@@ -178,11 +178,13 @@ def check_same_space(
             f"{tuple(b.shape)} ({_name(b)}); they must be in the same voxel space"
         )
     if not np.allclose(a.affine, b.affine, atol=atol):
+        diff = float(np.max(np.abs(np.asarray(a.affine) - np.asarray(b.affine))))
+        o_a = ", ".join(f"{v:.4g}" for v in np.asarray(a.affine)[:3, 3])
+        o_b = ", ".join(f"{v:.4g}" for v in np.asarray(b.affine)[:3, 3])
         raise ValueError(
-            f"{na} and {nb} affines differ ({_name(a)} vs {_name(b)}): they must be in the "
-            f"same space (resample one onto the other first).\n{na} affine:\n"
-            f"{np.array2string(a.affine, precision=4)}\n{nb} affine:\n"
-            f"{np.array2string(b.affine, precision=4)}"
+            f"{na} and {nb} affines differ ({_name(a)} vs {_name(b)}; largest entry "
+            f"difference {diff:.4g} > {atol:g}, origins ({o_a}) vs ({o_b}) mm): they must be "
+            "in the same space (resample one onto the other first)"
         )
 
 

@@ -121,6 +121,11 @@ class LabelSchema:
         """Build a schema from the JSON/YAML mapping described in the module docstring."""
         if not isinstance(data, Mapping) or "regions" not in data:
             raise ValueError("a label schema needs a 'regions' mapping (region -> labels)")
+        if not isinstance(data["regions"], Mapping) or not isinstance(
+            data.get("composites") or {}, Mapping
+        ):
+            raise ValueError("label schema: 'regions' (and 'composites') must be mappings "
+                             "(name -> list of labels / of regions)")
         regions: dict[str, tuple[int, ...]] = {}
         for region, spec in dict(data["regions"]).items():
             labs = spec.get("labels") if isinstance(spec, Mapping) else spec
@@ -178,9 +183,19 @@ def load_schema(path: str | os.PathLike[str]) -> LabelSchema:
     if path.suffix.lower() in {".yaml", ".yml"}:
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"label schema file {path} is not valid YAML: "
+                             f"{' '.join(str(exc).split())}") from None
     else:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"label schema file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"label schema file {path} must hold a mapping with 'regions' "
+                         f"(and optional 'composites'), got {type(data).__name__}")
     return LabelSchema.from_dict(data, name=path.stem)
 
 

@@ -70,7 +70,8 @@ model.points(cohort.head(5)).round(1).assign(probability=model.predict_proba(coh
 
 # %%
 r = model.roc()
-print(f"AUC {r.auc:.3f} (95% CI {r.ci[0]:.3f}-{r.ci[1]:.3f})")
+print(f"AUC {r.auc:.3f} (95% CI {r.ci[0]:.3f}-{r.ci[1]:.3f}) on the synthetic cohort; "
+      "the paper's real cohort: 0.824 (0.800-0.846)")
 r.plot()
 plt.show()
 

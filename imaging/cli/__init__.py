@@ -51,10 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, KeyError) as exc:
         # bad input: one clear line, no traceback
-        print(f"imaging {args.command}: error: {exc}", file=sys.stderr)
+        print(f"imaging {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # missing input, unwritable output (a file in the way, permissions)
+        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        print(f"imaging {args.command}: error: {_one_line(what)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: object) -> str:
+    """The message of an exception on one line (KeyError's quotes removed)."""
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return " ".join(str(msg).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,9 +47,13 @@ def run(args) -> int:
     from radiogenomics.nomogram import Nomogram
 
     path = Path(args.data)
-    if not path.exists():
-        raise FileNotFoundError(f"data file not found: {path}")
-    df = pd.read_csv(path)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"data file {what}: {path}")
+    try:
+        df = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read --data {path} as a CSV table: {exc}") from None
     formats = _split(args.format)
     bad = [f for f in formats if f not in {"png", "svg", "pdf"}]
     if bad or not formats:

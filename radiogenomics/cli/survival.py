@@ -64,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from radiogenomics.survival import compare_survival, stratified_cox
 
     if not args.data.is_file():
-        raise FileNotFoundError(f"--data file not found: {args.data}")
-    df = pd.read_csv(args.data, sep=args.sep)
+        what = "is a directory, not a file" if args.data.is_dir() else "not found"
+        raise FileNotFoundError(f"--data file {what}: {args.data}")
+    try:
+        df = pd.read_csv(args.data, sep=args.sep)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read --data {args.data} as a CSV table: {exc}") from None
     strata = [s.strip() for s in args.strata.split(",") if s.strip()] if args.strata else []
     covs = ([c.strip() for c in args.covariates.split(",") if c.strip()]
             if args.covariates else [])
@@ -77,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
             f"available: {', '.join(map(str, df.columns))}"
         )
     ref = _parse_reference(args.reference)
+    unknown = [c for c in ref if c not in (args.group, *covs)]
+    if unknown:
+        raise ValueError(f"--reference given for {', '.join(unknown)}, which is neither the "
+                         f"--group column nor a --covariates column")
+    for col, level in ref.items():
+        seen = sorted(map(str, df[col].dropna().unique()))
+        if level not in seen:
+            raise ValueError(f"--reference {col}={level}: level {level!r} not found in column "
+                             f"{col!r} (levels: {', '.join(seen[:20])})")
+        df[col] = df[col].where(df[col].isna(), df[col].astype(str))
     levels = None
     if args.group in ref:
         others = sorted(v for v in df[args.group].dropna().unique() if v != ref[args.group])

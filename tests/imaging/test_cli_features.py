@@ -89,3 +89,18 @@ def test_features_cli_errors(cohort, tmp_path, capsys):
     assert "unknown label schema" in capsys.readouterr().err
     assert main(["features", "--masks", str(cohort / "masks"), "--out", str(tmp_path / "x.xlsx"), "--no-progress"]) == 2
     assert not (tmp_path / "x.csv").exists()
+    capsys.readouterr()
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("name: x\nregions: [1, 2\n")
+    not_map = tmp_path / "list.json"
+    not_map.write_text('{"regions": [1, 2]}')
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for argv, match in [
+        (["--schema", str(bad_yaml), "--out", str(tmp_path / "x.csv")], "not valid YAML"),
+        (["--schema", str(not_map), "--out", str(tmp_path / "x.csv")], "must be mappings"),
+        (["--out", str(blocker / "x.csv")], "afile"),
+    ]:
+        assert main(["features", "--masks", str(cohort / "masks"), "--no-progress", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0], err

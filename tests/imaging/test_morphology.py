@@ -264,7 +264,8 @@ def test_compare_requires_same_space(tmp_path):
     moved = aff.copy()
     moved[:3, 3] += 4.0
     nib.save(nib.Nifti1Image(m, moved), str(b))
-    with pytest.raises(ValueError, match="same space.*affines differ"):
+    with pytest.raises(ValueError, match="same space.*affines differ") as err:
         compare_scans(a, b)
+    assert "\n" not in str(err.value)  # one line: it lands in the CLI's errors column
     with pytest.raises(ValueError, match="same space.*shapes differ"):
         compare_scans(m, m[:-1], spacing=1)

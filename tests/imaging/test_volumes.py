@@ -135,3 +135,19 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+
+
+def test_label_counts_equals_bincount():
+    """Both paths (few small labels: comparisons; larger labels: bincount) and memory
+    orders give np.bincount's answer."""
+    from imaging.volumes import label_counts
+
+    rng = np.random.default_rng(0)
+    small = rng.choice(np.array([0, 1, 2, 4], dtype=np.uint8), size=(17, 13, 11))
+    for arr in (small, np.asfortranarray(small), small[:, ::2, :], small.astype(np.int16) * 7,
+                small.astype(bool), small.astype(np.int32) + 20):
+        np.testing.assert_array_equal(label_counts(arr), np.bincount(np.asarray(arr).ravel()))
+    with pytest.raises(ValueError, match="negative"):
+        label_counts(small.astype(np.int8) - 1)
+    with pytest.raises(ValueError, match="integers"):
+        label_counts(small.astype(float))

@@ -270,3 +270,28 @@ def test_cli_writes_outputs(tmp_path, cohort):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     rc = main(["nomogram", "--data", str(src), "--outcome", "age", "--predictors", "gcs", "--out", str(out)])
     assert rc == 2
+
+
+def test_cli_bad_input_one_line(tmp_path, cohort, capsys):
+    """Each bad input: exit code 2, one stderr line naming the problem, no traceback."""
+    from radiogenomics.cli import main
+
+    src = tmp_path / "cohort.csv"
+    d = cohort.iloc[:300].copy()
+    d.loc[[3, 7], "age"] = np.nan
+    d.to_csv(src, index=False)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    base = ["nomogram", "--data", str(src), "--outcome", "poor", "--n-bootstrap", "5"]
+    cases = [
+        (base + ["--predictors", "age,gcs", "--out", str(tmp_path / "o")], "age (2 rows)"),
+        (base + ["--predictors", "gcs,nope", "--out", str(tmp_path / "o")], "nope"),
+        (base + ["--predictors", "gcs", "--out", str(blocker / "sub")], "afile"),
+        (["nomogram", "--data", str(tmp_path / "missing.csv"), "--outcome", "poor",
+          "--predictors", "gcs", "--out", str(tmp_path / "o")], "missing.csv"),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0] and "Traceback" not in err[0], err
+    assert not (tmp_path / "o").exists()

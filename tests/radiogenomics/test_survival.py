@@ -249,3 +249,28 @@ def test_cli_survival(tmp_path, capsys):
     assert rc == 2
     assert "Sex" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_survival_bad_input_one_line(tmp_path, capsys):
+    """Bad input gives exit code 2 and one line on stderr naming the problem, no traceback."""
+    from radiogenomics.cli import main
+
+    data = str(DATA / "lgg_analysis_table.csv")
+    base = ["survival", "--data", data, "--duration", "OS", "--event", "dead", "--group", "IDH"]
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"a,b\n\xd0\xff\xfe,1\n")
+    cases = [
+        (base + ["--reference", "IDH=wt", "--out", str(tmp_path / "o1")], "'wt' not found"),
+        (base + ["--reference", "Gender=male", "--out", str(tmp_path / "o2")], "Gender"),
+        (base + ["--out", str(blocker / "sub")], "afile"),
+        (["survival", "--data", str(binary), "--duration", "a", "--event", "b", "--group", "a",
+          "--out", str(tmp_path / "o3")], "bin.csv"),
+        (["survival", "--data", str(tmp_path), "--duration", "a", "--event", "b", "--group", "a",
+          "--out", str(tmp_path / "o4")], "directory"),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0] and "Traceback" not in err[0], err
