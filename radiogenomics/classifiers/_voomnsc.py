@@ -74,12 +74,24 @@ def weighted_statistics(x: np.ndarray, w: np.ndarray, y: np.ndarray,
         sw = wsum[:, k]
         ws[:, k] = np.sqrt(sw * denom / (sw**2 - (wk**2).sum(axis=0)))
     K = len(classes)
-    pooled = np.sqrt(((wsum - 1.0) * ws**2).sum(axis=1) / (wsum.sum(axis=1) - K))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.sqrt(((wsum - 1.0) * ws**2).sum(axis=1) / (wsum.sum(axis=1) - K))
+    # Classes whose voom weights sum below 1 for a gene (very low counts in small classes)
+    # make W_kg - 1 < 0 and the pooled sd undefined (NaN, or sum_k W_kg - K <= 0). Such genes cannot be standardised:
+    # they are left out of s0 and of the discriminant (difference 0, test z 0), instead of
+    # turning every gene's s0 into NaN.
+    undefined = ~np.isfinite(pooled) | (wsum.sum(axis=1) - K <= 0)
+    if undefined.any():
+        logger.warning("voomNSC: %d of %d genes have an undefined pooled sd (class weight "
+                       "sums below 1); they are left out of the classifier",
+                       int(undefined.sum()), len(pooled))
+    s0 = float(np.median(pooled[~undefined])) if (~undefined).any() else 0.0
     se = np.sqrt(1.0 / wsum - 1.0 / wsum.sum(axis=1, keepdims=True))
-    s0 = float(np.median(pooled))
-    delta = (wm_c - wm[:, None]) / (se * (pooled + s0)[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = (wm_c - wm[:, None]) / (se * (pooled + s0)[:, None])
+    delta[undefined] = 0.0
     return {"wm_c": wm_c, "wm": wm, "ws_c": ws, "pooled": pooled, "se": se, "s0": s0,
-            "delta": delta, "n": len(y), "K": K}
+            "delta": delta, "n": len(y), "K": K, "undefined": undefined}
 
 
 def _mlseq_scale(shrunk: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -239,7 +251,7 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def _sd(self, st) -> np.ndarray:
         if self.mlseq_compat:
             sd = np.sqrt(st["pooled"] / (st["n"] - st["K"]))
-            return sd + np.median(sd)
+            return sd + np.median(sd[~st["undefined"]])
         return st["pooled"] + st["s0"]
 
     def _shrunk(self, st, threshold) -> np.ndarray:
@@ -249,7 +261,10 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def _z(self, model: _VoomModel, xte: np.ndarray,
            rows: np.ndarray | None = None) -> np.ndarray:
         st = model.stats
-        return (model.test_logcpm(xte, rows) - st["wm"][None, :]) / self._sd(st)[None, :]
+        with np.errstate(invalid="ignore"):
+            z = (model.test_logcpm(xte, rows) - st["wm"][None, :]) / self._sd(st)[None, :]
+        z[:, st["undefined"]] = 0.0  # genes without a pooled sd take no part
+        return z
 
     def _disc(self, model: _VoomModel, xte: np.ndarray, threshold: float,
               prior: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:

@@ -199,3 +199,24 @@ def test_noise_is_at_chance():
     1 repeat, 500 genes: voom's lowess is refitted in every fold, keep the test short)."""
     bacc = noise_balanced_accuracy(VoomNSC(n_folds=3, n_repeats=1, random_state=0), p=500)
     assert abs(bacc.mean() - 0.5) <= 0.05, bacc
+
+
+def test_undefined_pooled_sd_is_left_out_not_nan():
+    """A class whose voom weights sum below 1 for a gene makes MLSeq's pooled sd
+    sqrt(sum_k (W_kg - 1) s_kg^2 / (sum_k W_kg - K)) undefined. That gene must drop out
+    (difference 0) while s0 and every other gene stay finite."""
+    from radiogenomics.classifiers._voomnsc import weighted_statistics
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 1.0, size=(6, 4))
+    w = np.full((6, 4), 2.0)
+    w[:2, 0] = 0.2  # gene 0: class "a" (2 samples) has weights summing to 0.4 < 1
+    w[2:, 0] = 0.2  # ... and class "b" too, so sum_k W_kg - K < 0 (a finite, meaningless sd)
+    w[:2, 1] = 0.2  # gene 1: only class "a" below 1: negative numerator, positive denominator
+    w[2:, 1] = 0.3
+    y = np.array(["a", "a", "b", "b", "b", "b"])
+    st = weighted_statistics(x, w, y, np.array(["a", "b"]))
+    assert st["undefined"].tolist() == [True, True, False, False]
+    assert np.isfinite(st["s0"])
+    assert np.isfinite(st["delta"]).all() and (st["delta"][:2] == 0).all()
+    assert np.any(st["delta"][2:] != 0)
