@@ -1,0 +1,300 @@
+"""Run a user's trained nnU-Net v2 model folder and map its labels to our schema.
+
+We delegate to the installed ``nnunetv2`` (``nnunetv2.inference.predict_from_raw_data.
+nnUNetPredictor``) rather than re-implementing it. ``nnunetv2`` is an optional extra; it
+must be installed with the CPU torch pinned in the same command, otherwise pip pulls a CUDA
+build of torch::
+
+    pip install torch==2.13.0 nnunetv2
+
+(its torchvision dependency does not import with the CPU build; nnU-Net's U-Net does not
+need it.)
+
+A trained model folder (e.g. ``nnUNetTrainer__nnUNetPlans__3d_fullres``) must contain::
+
+    dataset.json                 channel names, labels (name -> value), file ending
+    plans.json                   network and preprocessing plans
+    fold_<k>/checkpoint_final.pth   one per fold used
+
+:func:`check_model_folder` checks this layout up front and raises ``FileNotFoundError`` /
+``ValueError`` naming every missing piece (nnU-Net itself asserts deep inside). Inputs follow
+nnU-Net naming: ``<case>_0000.nii.gz``, ``<case>_0001.nii.gz``, ... one file per channel.
+
+Labels: nnU-Net writes the values of ``dataset.json["labels"]``; :func:`label_mapping` maps
+each label *name* to a base region of our schema (ET, NCR, NET, CC, ED) by name, with common
+synonyms ("enhancing tumor", "edema", "cyst", ...), or through an explicit
+``{nnunet_name: region}`` mapping; :func:`remap_labels` rewrites a label map accordingly.
+Region-based models (labels given as lists) need the explicit mapping of their
+``regions_class_order`` values and are rejected otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imaging.labels import get_schema
+
+__all__ = [
+    "INSTALL_HINT",
+    "NnUNetFolder",
+    "check_model_folder",
+    "label_mapping",
+    "remap_labels",
+    "require_nnunetv2",
+    "predict_nnunet",
+]
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install torch==2.13.0 nnunetv2"
+
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "ET": ("et", "enhancing", "enhancing tumor", "enhancing tumour", "enhancing_tumor", "enhancing_tumour", "gd-enhancing tumor"),
+    "NCR": ("ncr", "necrosis", "necrotic", "necrotic core", "ncr/net", "necrotic tumor core", "non-enhancing tumor core"),
+    "NET": ("net", "non-enhancing", "nonenhancing", "non-enhancing tumor", "non-enhancing tumour", "non_enhancing_tumor", "nonenhancing tumor"),
+    "CC": ("cc", "cyst", "cystic", "cystic component", "cystic_component"),
+    "ED": ("ed", "edema", "oedema", "peritumoral edema", "peritumoural oedema", "snfh", "flair hyperintensity"),
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name).strip().lower().replace("_", " "))
+
+
+@dataclass(frozen=True)
+class NnUNetFolder:
+    """A checked nnU-Net v2 model folder."""
+
+    path: Path
+    dataset: dict[str, Any]
+    plans: dict[str, Any]
+    folds: tuple[int | str, ...]
+    checkpoint_name: str
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return dict(self.dataset["labels"])
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.dataset.get("channel_names") or self.dataset.get("modality") or {})
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
+def check_model_folder(
+    folder: str | os.PathLike[str],
+    folds: Sequence[int | str] | None = None,
+    checkpoint_name: str = "checkpoint_final.pth",
+) -> NnUNetFolder:
+    """Check an nnU-Net v2 trained model folder up front.
+
+    Parameters
+    ----------
+    folder : the trainer/plans/configuration folder (holds dataset.json, plans.json, fold_*)
+    folds : folds to use (default: every ``fold_<k>`` holding ``checkpoint_name``); "all"
+        is nnU-Net's fold trained on all cases (``fold_all``).
+    checkpoint_name : default ``checkpoint_final.pth``
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder, ``dataset.json``, ``plans.json`` or a requested fold checkpoint is
+        missing (the message lists everything missing and what was found).
+    ValueError
+        ``dataset.json`` lacks ``labels`` or ``channel_names``, or is not valid JSON.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"nnU-Net model folder not found: {path}")
+    missing = [n for n in ("dataset.json", "plans.json") if not (path / n).is_file()]
+    fold_dirs = sorted(p for p in path.glob("fold_*") if p.is_dir())
+    with_ckpt = {p.name[len("fold_"):]: p for p in fold_dirs if (p / checkpoint_name).is_file()}
+    if folds is None:
+        chosen: list[int | str] = [int(k) if k.isdigit() else k for k in sorted(with_ckpt)]
+        if not chosen:
+            missing.append(f"fold_*/{checkpoint_name}")
+    else:
+        chosen = [int(f) if str(f).isdigit() else str(f) for f in folds]
+        missing += [f"fold_{f}/{checkpoint_name}" for f in chosen if str(f) not in with_ckpt]
+    if missing:
+        found = sorted(p.name for p in path.iterdir())
+        raise FileNotFoundError(
+            f"{path} is not a complete nnU-Net v2 model folder: missing {missing} "
+            f"(found {found}). Expected dataset.json, plans.json and fold_<k>/{checkpoint_name}."
+        )
+    dataset = _read_json(path / "dataset.json")
+    plans = _read_json(path / "plans.json")
+    for key in ("labels", "channel_names"):
+        if key not in dataset and not (key == "channel_names" and "modality" in dataset):
+            raise ValueError(f"{path / 'dataset.json'} has no {key!r} entry")
+    return NnUNetFolder(path, dataset, plans, tuple(chosen), checkpoint_name)
+
+
+def label_mapping(
+    labels: Mapping[str, Any],
+    schema: Any = "brats",
+    mapping: Mapping[str, str] | None = None,
+) -> dict[int, int]:
+    """Map nnU-Net output values to our schema's label values.
+
+    Parameters
+    ----------
+    labels : ``dataset.json["labels"]`` (name -> value; ``background`` -> 0)
+    schema : target schema; each name is matched to a base region by name or synonym
+    mapping : optional ``{nnunet_label_name: region}`` overriding the name matching
+        (``region`` may be ``"background"`` to drop a label)
+
+    Returns
+    -------
+    dict nnU-Net value -> our label value (the region's smallest label), 0 -> 0.
+
+    Raises ``ValueError`` naming the labels that match no region, or region-based labels.
+    """
+    sch = get_schema(schema)
+    explicit = {_norm(k): v for k, v in (mapping or {}).items()}
+    out: dict[int, int] = {0: 0}
+    unmatched = []
+    for name, value in labels.items():
+        if isinstance(value, list | tuple):
+            if _norm(name) in explicit and len(value) == 1:
+                value = value[0]
+            else:
+                raise ValueError(
+                    f"label {name!r} is region-based ({value}); pass mapping={{name: region}} "
+                    "for the values nnU-Net writes (regions_class_order)"
+                )
+        value = int(value)
+        if value == 0 or _norm(name) == "background":
+            continue
+        region = explicit.get(_norm(name))
+        if region is None:
+            region = next(
+                (r for r, syn in _SYNONYMS.items() if r in sch.regions and _norm(name) in syn), None
+            )
+            if region is None and name in sch.regions:
+                region = name
+        if region is None:
+            unmatched.append(name)
+            continue
+        if region == "background":
+            out[value] = 0
+            continue
+        if region not in sch.regions:
+            raise ValueError(f"mapping sends {name!r} to {region!r}, not a region of schema {sch.name!r} ({list(sch.regions)})")
+        out[value] = min(sch.regions[region])
+    if unmatched:
+        raise ValueError(
+            f"nnU-Net labels {unmatched} match no region of schema {sch.name!r} "
+            f"({list(sch.regions)}); pass mapping={{'<nnunet name>': '<region>'}}"
+        )
+    return out
+
+
+def remap_labels(label_map: np.ndarray, mapping: Mapping[int, int]) -> np.ndarray:
+    """Apply a value mapping to a label map; values without a mapping raise ``ValueError``."""
+    arr = np.asarray(label_map).astype(np.int64)
+    size = max(int(arr.max(initial=0)), *mapping.keys()) + 1
+    lut = np.full(size, -1, dtype=np.int64)
+    for k, v in mapping.items():
+        lut[int(k)] = int(v)
+    out = lut[arr]
+    if (out < 0).any():
+        bad = sorted(int(v) for v in np.unique(arr[out < 0]))
+        raise ValueError(f"label values {bad} have no mapping (known {sorted(mapping)})")
+    return out.astype(np.uint8)
+
+
+def require_nnunetv2() -> Any:
+    """Import ``nnunetv2``'s predictor class or raise ``ImportError`` with the install command."""
+    try:
+        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+    except ImportError as exc:
+        raise ImportError(
+            "running an nnU-Net model needs the optional 'nnunetv2' package; install it with the "
+            f"CPU torch pinned in the same command: `{INSTALL_HINT}` "
+            "(without the pin pip pulls a CUDA build of torch)"
+        ) from exc
+    return nnUNetPredictor
+
+
+def predict_nnunet(
+    model_folder: str | os.PathLike[str],
+    images_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    schema: Any = "brats",
+    mapping: Mapping[str, str] | None = None,
+    folds: Sequence[int | str] | None = None,
+    checkpoint_name: str = "checkpoint_final.pth",
+    tta: bool = True,
+    device: Any = None,
+    num_processes: int = 1,
+) -> list[Path]:
+    """Segment ``images_dir`` with a trained nnU-Net v2 model; write our-schema label maps.
+
+    The folder is checked and the label mapping built *before* ``nnunetv2`` is imported or
+    any image is read. nnU-Net writes its predictions to a temporary folder; each is remapped
+    to ``schema`` and written atomically as ``out_dir/<case>.nii.gz`` (same header).
+
+    Returns the written paths.
+    """
+    import nibabel as nib
+
+    from imaging._io import atomic_path
+
+    info = check_model_folder(model_folder, folds, checkpoint_name)
+    lut = label_mapping(info.labels, schema, mapping)
+    images = Path(images_dir)
+    if not images.is_dir():
+        raise FileNotFoundError(f"images folder not found: {images}")
+    predictor_cls = require_nnunetv2()
+    import torch
+
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    predictor = predictor_cls(
+        tile_step_size=0.5,
+        use_gaussian=True,
+        use_mirroring=tta,
+        perform_everything_on_device=dev.type == "cuda",
+        device=dev,
+        verbose=False,
+        allow_tqdm=True,
+    )
+    predictor.initialize_from_trained_model_folder(str(info.path), use_folds=info.folds, checkpoint_name=checkpoint_name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix=".nnunet_", dir=out) as tmp:
+        predictor.predict_from_files(
+            str(images), tmp, save_probabilities=False, overwrite=True,
+            num_processes_preprocessing=num_processes, num_processes_segmentation_export=num_processes,
+        )
+        for seg in sorted(Path(tmp).glob("*.nii*")):
+            img = nib.load(str(seg))
+            data = remap_labels(np.asanyarray(img.dataobj), lut)
+            new = nib.Nifti1Image(data, img.affine, img.header)
+            new.set_data_dtype(np.uint8)
+            suffix = ".nii.gz" if seg.name.endswith(".gz") else ".nii"
+            with atomic_path(out / seg.name, suffix=suffix) as t:
+                nib.save(new, str(t))
+            written.append(out / seg.name)
+    return written
