@@ -103,3 +103,23 @@ volume_ratios(pred_vols).round(3)
 # %%
 agree = volume_agreement(subregion_percentages(pred_vols), subregion_percentages(true_vols))
 agree.summary().round(3)
+
+# %% [markdown]
+# ## Hand-off to the statistics: radiogenomics-NB
+# The ratios above are a per-patient DataFrame, exactly what `radiogenomics` takes as
+# imaging features. Phantoms have no RNA-seq, so this last step only **illustrates the data
+# flow**: we fit radiogenomics-NB on the bundled semi-synthetic LGG cohort (real BraTS
+# ratios, simulated counts; 2,000 genes for speed) and score the four segmented phantom
+# "patients", borrowing the counts of four cohort patients. The predictions mean nothing
+# clinically; the point is that segmentation output goes straight into the model.
+
+# %%
+from radiogenomics import datasets, fit_nb_radiogenomics  # noqa: E402
+
+cohort = datasets.load_lgg_radiogenomics("IDH", n_genes=2000)
+clf = fit_nb_radiogenomics(cohort.counts, cohort.features, cohort.y, n_genes=10,
+                           impute="median")
+phantom_features = volume_ratios(pred_vols)[cohort.features.columns]
+borrowed = cohort.counts.iloc[:len(phantom_features)].set_axis(phantom_features.index)
+pd.DataFrame(clf.predict_proba(borrowed, features=phantom_features), columns=clf.classes_,
+             index=phantom_features.index).round(3)
