@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._validation import _show, align, as_count_frame, as_feature_frame, as_labels
 from ..glm import ETA_MAX, ETA_MIN, nb_glm_fit, nb_logpmf
@@ -77,6 +77,11 @@ def _as_counts(X: Any) -> pd.DataFrame:
         arr = np.asarray(X)
         if np.iscomplexobj(arr):
             raise ValueError("Complex data not supported: counts must be integer read counts")
+        if arr.ndim == 1:
+            raise ValueError(f"counts must be 2-D (samples x genes); got a 1-D array of shape "
+                             f"{arr.shape}. Reshape your data either using array.reshape(-1, 1) "
+                             "if your data has a single gene or array.reshape(1, -1) if it "
+                             "contains a single sample")
         if arr.ndim == 2 and 0 in arr.shape:
             raise ValueError(f"counts are empty: found {arr.shape[1]} feature(s) "
                              f"(shape={arr.shape}) while a minimum of 1 is required; "
@@ -99,7 +104,7 @@ def _as_class_labels(y: Any) -> pd.Series:
     else:
         arr = np.asarray(y)
         if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr.ravel()
+            arr = column_or_1d(arr, warn=True)  # DataConversionWarning, as sklearn does
         lab = pd.Series(arr)
     check_classification_targets(lab.to_numpy())
     levels = pd.unique(lab.dropna())
@@ -260,7 +265,9 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame) and not hasattr(X, "obs_names"):
             if df.shape[1] != self.n_features_in_:
                 raise ValueError(f"counts have {df.shape[1]} gene columns; the model was "
-                                 f"fitted on {self.n_features_in_}")
+                                 f"fitted on {self.n_features_in_} (X has {df.shape[1]} "
+                                 f"features, but {type(self).__name__} is expecting "
+                                 f"{self.n_features_in_} features as input)")
             df.columns = self._train_columns
         else:
             missing = self._train_columns.difference(df.columns)
@@ -272,7 +279,12 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
                           ) -> np.ndarray:
         """Validate, impute and standardise imaging features -> (n, p) array."""
         if features is None:
-            if not fitting and len(self.imaging_features_):
+            if fitting:  # genes-only model: no imaging features learned
+                self.imaging_features_ = pd.Index([])
+                self.feature_mean_ = pd.Series(dtype=float)
+                self.feature_scale_ = pd.Series(dtype=float)
+                self.impute_values_ = pd.Series(dtype=float)
+            elif len(self.imaging_features_):
                 raise ValueError(
                     f"the model was fitted with imaging features {_show(self.imaging_features_)}"
                     "; pass features= (or use feature_columns)")

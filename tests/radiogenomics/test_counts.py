@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,98 @@ def test_quantile_filter(caplog):
     assert quantile_filter(counts, q=0.0).shape[1] == 8
     with pytest.raises(ValueError, match="q must"):
         quantile_filter(counts, q=1.0)
+
+
+# ---------------------------------------------------------------------- bad input (issue 2)
+def test_infinite_counts_raise_with_names(cervical):
+    counts = cervical[0].astype(float).copy()
+    counts.iloc[1, 3] = np.inf
+    for fn in (calc_norm_factors, size_factors, quantile_filter):
+        with pytest.raises(ValueError, match="NaN or infinite") as err:
+            fn(counts)
+        assert counts.index[1] in str(err.value) and counts.columns[3] in str(err.value)
+
+
+def test_duplicated_gene_ids_raise(cervical):
+    counts = cervical[0].iloc[:, :20].copy()
+    counts.columns = [*counts.columns[:-1], counts.columns[0]]
+    for fn in (calc_norm_factors, size_factors, quantile_filter):
+        with pytest.raises(ValueError,
+                           match=re.escape(f"duplicated gene ids: '{counts.columns[0]}'")):
+            fn(counts)
+
+
+def test_misaligned_ids_named(cervical):
+    from radiogenomics._validation import align
+    from radiogenomics.dispersion import estimate_dispersion
+
+    counts, y = cervical[0], cervical[1]
+    bad = y.rename(index={counts.index[0]: "ghost"})
+    with pytest.raises(ValueError, match=re.escape(f"ids in counts but not in labels: "
+                                                   f"'{counts.index[0]}'")
+                       + r".*ids in labels but not in counts: 'ghost'"):
+        align(counts, bad)
+    feats = pd.DataFrame({"ET/WT": 1.0}, index=counts.index[1:])
+    with pytest.raises(ValueError, match=re.escape(f"not in features: '{counts.index[0]}'")):
+        align(counts, y, feats)
+    with pytest.raises(ValueError, match="ghost"):
+        estimate_dispersion(counts, groups=bad)
+    # same ids in another order are aligned to the counts, not taken positionally
+    _, y2, _ = align(counts, y.iloc[::-1])
+    pd.testing.assert_series_equal(y2, y)
+
+
+def test_class_with_fewer_than_two_samples():
+    from radiogenomics._validation import as_labels
+
+    y = pd.Series(["a", "a", "b", "b", "c"], index=list("vwxyz"))
+    with pytest.raises(ValueError, match=r"fewer than 2 samples \('c': 1\)"):
+        as_labels(y)
+    with pytest.raises(ValueError, match="single class"):
+        as_labels(pd.Series(["a", "a"]))
+    with pytest.raises(ValueError, match="missing labels for samples: 'x'"):
+        as_labels(y.where(y.index != "x"))
+
+
+def test_all_zero_genes_dropped_with_logged_count(caplog):
+    from radiogenomics._validation import drop_zero_genes
+
+    counts = pd.DataFrame({"g1": [0, 0, 0], "g2": [1, 0, 3], "g3": [0, 0, 0], "g4": [2, 2, 2]},
+                          index=["a", "b", "c"])
+    with caplog.at_level("INFO", logger="radiogenomics._validation"):
+        kept = drop_zero_genes(counts)
+    assert list(kept.columns) == ["g2", "g4"]
+    assert "dropped 2 all-zero genes of 4" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="radiogenomics._validation"):
+        assert drop_zero_genes(kept) is kept
+    assert caplog.text == ""
+
+
+def test_anndata_input_equals_dataframe(cervical):
+    anndata = pytest.importorskip("anndata")
+    counts = cervical[0]
+    ad = anndata.AnnData(counts.to_numpy(dtype=np.float32))
+    ad.obs_names = list(counts.index)
+    ad.var_names = list(counts.columns)
+    for method in ("library", "ratio", "tmm"):
+        sf = size_factors(ad, method)
+        assert list(sf.index) == list(counts.index)
+        np.testing.assert_allclose(sf, size_factors(counts, method), rtol=1e-12)
+    np.testing.assert_allclose(calc_norm_factors(ad), calc_norm_factors(counts), rtol=1e-12)
+    assert list(quantile_filter(ad).columns) == list(quantile_filter(counts).columns)
+    # sparse .X is densified; negative values in AnnData are named like in DataFrames
+    import scipy.sparse as sp
+
+    ad_sparse = anndata.AnnData(sp.csr_matrix(counts.to_numpy(dtype=float)))
+    ad_sparse.obs_names = list(counts.index)
+    ad_sparse.var_names = list(counts.columns)
+    np.testing.assert_allclose(size_factors(ad_sparse, "tmm"), size_factors(counts, "tmm"))
+    X = counts.to_numpy(dtype=float)
+    X[0, 1] = -2
+    ad_neg = anndata.AnnData(X)
+    ad_neg.obs_names = list(counts.index)
+    ad_neg.var_names = list(counts.columns)
+    with pytest.raises(ValueError, match="negative values.*" + re.escape(
+            f"('{counts.index[0]}', '{counts.columns[1]}')")):
+        size_factors(ad_neg)
