@@ -61,11 +61,19 @@ class CountSizeModel:
     def __init__(self, method: str = "mle") -> None:
         self.method = method
 
-    def fit(self, x: np.ndarray) -> CountSizeModel:
+    def fit(self, x: np.ndarray, lib: np.ndarray | None = None) -> CountSizeModel:
+        r"""Size factors of the training samples and column totals :math:`x_{\cdot g}`.
+
+        ``lib`` (samples x all genes, same samples as ``x``): compute the size factors
+        from it instead of from ``x`` — the whole transcriptome when ``x`` holds only
+        selected genes. The column totals always come from ``x``. Test samples then need
+        the same columns as ``lib`` in :meth:`test_sizes` / :meth:`test_expected`.
+        """
         m = _canon(self.method)
-        x = np.asarray(x, dtype=float)
+        colsum = np.asarray(x, dtype=float).sum(axis=0)
+        x = np.asarray(x if lib is None else lib, dtype=float)
         self.total_ = x.sum()
-        self.colsum_ = x.sum(axis=0)
+        self.colsum_ = colsum
         if m == "mle":
             self.sizes_ = x.sum(axis=1) / self.total_
         elif m == "deseq":
@@ -149,10 +157,11 @@ def select_genes(counts: pd.DataFrame, y: pd.Series, n_genes: int | None,
 
 
 def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
-                select: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+                select: bool = True, full: bool = False) -> tuple:
     """Validate ``X``/``y``, set ``classes_``, ``genes_``, ``n_features_in_`` on ``est``.
 
-    Returns the counts restricted to the selected genes and the label array.
+    Returns the counts restricted to the selected genes and the label array (and, with
+    ``full=True``, the validated counts of all genes as a third item).
     """
     df = as_count_frame(X, "counts", integer=integer)
     yy = as_labels(y)
@@ -165,21 +174,29 @@ def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
                           quantile=getattr(est, "quantile", 0.25))
              if select else df.columns)
     est.genes_ = pd.Index(genes)
+    if full:
+        return df.loc[:, est.genes_], yy.to_numpy(), df
     return df.loc[:, est.genes_], yy.to_numpy()
 
 
-def prepare_predict(est: Any, X: Any, *, integer: bool = True) -> pd.DataFrame:
-    """Validate new counts and return them on the training genes (by name)."""
+def prepare_predict(est: Any, X: Any, *, integer: bool = True, full: bool = False) -> Any:
+    """Validate new counts and return them on the training genes (by name).
+
+    ``full=True``: return ``(selected, all)`` where ``all`` holds every gene seen in
+    ``fit`` (for size factors computed on the whole transcriptome)."""
     check_is_fitted(est, "genes_")
     df = as_count_frame(X, "counts", integer=integer)
     if isinstance(X, (np.ndarray, list)) and df.shape[1] == est.n_features_in_:
         df.columns = pd.Index(est.feature_names_in_)
-    missing = est.genes_.difference(df.columns)
+    needed = pd.Index(est.feature_names_in_) if full else est.genes_
+    missing = needed.difference(df.columns)
     if len(missing):
-        raise ValueError(
-            f"counts lack {len(missing)} genes used by the fitted model: "
-            f"{list(missing[:8])}"
-        )
+        what = ("genes seen in fit (size factors use all of them; refit with "
+                "library='selected' to need only the selected genes)" if full
+                else "genes used by the fitted model")
+        raise ValueError(f"counts lack {len(missing)} {what}: {list(missing[:8])}")
+    if full:
+        return df.loc[:, est.genes_], df.loc[:, needed]
     return df.loc[:, est.genes_]
 
 

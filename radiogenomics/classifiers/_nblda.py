@@ -200,11 +200,19 @@ def _prior(prior: Any, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
 class _CountLDA(ClassifierMixin, BaseEstimator):
     _negative_binomial = True
 
-    def _core_fit(self, x, y, classes, rho, alpha):
-        """Fit on count matrix ``x`` (already restricted to genes); returns a dict."""
+    def _library(self) -> bool:
+        """Whether size factors come from all genes (``library="all"``)."""
+        if self.library not in ("all", "selected"):
+            raise ValueError(f"library must be 'all' or 'selected'; got {self.library!r}")
+        return self.library == "all"
+
+    def _core_fit(self, x, y, classes, rho, alpha, lib=None):
+        """Fit on count matrix ``x`` (already restricted to genes); size factors from
+        ``lib`` (all genes of the same samples) when given; returns a dict."""
         if alpha is not None:
             x = x**alpha
-        sm = CountSizeModel(self.normalization).fit(x)
+            lib = None if lib is None else lib**alpha
+        sm = CountSizeModel(self.normalization).fit(x, lib=lib)
         ns = sm.expected()
         d = class_effects(x, ns, y, classes, rho, self.beta)
         out = {"size_model": sm, "d": d, "alpha": alpha}
@@ -214,15 +222,16 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             out["dispersion"] = shrunken_dispersions(init, self.target, self.phi_epsilon)
         return out
 
-    def _core_disc(self, m, xte, prior):
+    def _core_disc(self, m, xte, prior, lib=None):
         if m["alpha"] is not None:
             xte = xte**m["alpha"]
-        nste = m["size_model"].test_expected(xte)
+            lib = None if lib is None else lib**m["alpha"]
+        nste = m["size_model"].test_expected(xte if lib is None else lib)
         if self._negative_binomial:
             return nb_discriminant(xte, nste, m["d"], m["dispersion"], prior)
         return poisson_discriminant(xte, nste, m["d"], prior)
 
-    def _cv_rho(self, x, y, classes, alpha, rhos, prior, n_splits, n_repeats):
+    def _cv_rho(self, x, y, classes, alpha, rhos, prior, n_splits, n_repeats, lib=None):
         cnt = np.bincount(np.searchsorted(classes, y))
         k = int(min(n_splits, cnt.min()))
         if k < 2:
@@ -234,11 +243,14 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
         errs = np.zeros(len(rhos))
         for tr, te in cv.split(x, y):
-            m = self._core_fit(x[tr], y[tr], classes, rhos, alpha)
+            m = self._core_fit(x[tr], y[tr], classes, rhos, alpha,
+                               None if lib is None else lib[tr])
             xte = x[te]
+            lte = None if lib is None else lib[te]
             if alpha is not None:
                 xte = xte**alpha
-            nste = m["size_model"].test_expected(xte)
+                lte = None if lte is None else lte**alpha
+            nste = m["size_model"].test_expected(xte if lte is None else lte)
             for j in range(len(rhos)):
                 if self._negative_binomial:
                     dsc = nb_discriminant(xte, nste, m["d"][j], m["dispersion"], prior)
@@ -251,24 +263,31 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on training counts (samples x genes) and labels; returns self."""
         _canon(self.normalization)
-        df, yy = prepare_fit(self, X, y)
+        use_all = self._library()
+        df, yy, full = prepare_fit(self, X, y, full=True)
         x = df.to_numpy()
+        # size factors from the whole training transcriptome, not from the few selected
+        # (strongly DE) genes, whose sum would make one class look like larger libraries
+        lib = full.to_numpy() if use_all and full.shape[1] > df.shape[1] else None
+        self._uses_lib = lib is not None
         classes = self.classes_
         self.prior_ = _prior(self.prior, classes, yy)
         alpha = self._alpha(x)
         self.alpha_ = alpha
         if self.rho is None:
             xa = x**alpha if alpha is not None else x
-            sm = CountSizeModel(self.normalization).fit(xa)
+            la = None if lib is None else (lib**alpha if alpha is not None else lib)
+            sm = CountSizeModel(self.normalization).fit(xa, lib=la)
             maxrho = _max_rho(xa, sm.expected(), yy, classes, self.beta)
             rhos = np.linspace(0.0, maxrho * 2.0 / 3.0, self._n_rho())
-            err = self._cv_rho(x, yy, classes, alpha, rhos, self.prior_, *self._cv_shape())
+            err = self._cv_rho(x, yy, classes, alpha, rhos, self.prior_, *self._cv_shape(),
+                               lib=lib)
             self.cv_results_ = pd.DataFrame({"rho": rhos, "errors": err})
             best = np.nonzero(err == err.min())[0].max()
             self.rho_ = float(rhos[best])
         else:
             self.rho_ = float(self.rho)
-        m = self._core_fit(x, yy, classes, self.rho_, alpha)
+        m = self._core_fit(x, yy, classes, self.rho_, alpha, lib)
         self._model = m
         self.d_ = pd.DataFrame(m["d"], index=classes, columns=self.genes_)
         if self._negative_binomial:
@@ -279,6 +298,9 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
         """Discriminant scores, shape (n_samples, n_classes) (``classes_`` order)."""
+        if self._uses_lib:
+            sel, full = prepare_predict(self, X, full=True)
+            return self._core_disc(self._model, sel.to_numpy(), self.prior_, full.to_numpy())
         x = prepare_predict(self, X).to_numpy()
         return self._core_disc(self._model, x, self.prior_)
 
@@ -321,6 +343,16 @@ class NBLDA(_CountLDA):
     quantile : float or None
         Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
         filter, i.e. plain edgeR ``topTags`` as in the R references).
+    library : {"all", "selected"}
+        Which genes the size factors are computed from when ``n_genes`` selects a subset.
+        ``"all"`` (default): every training gene, i.e. the library sizes of the whole
+        transcriptome, and a test sample's factor from all of its genes against the
+        training reference. ``"selected"``: the selected genes only — what R's NBLDA /
+        PoiClaClu compute when handed the selected-gene matrix. With a few strongly DE
+        genes that sum is dominated by the class effect itself (one class looks like the
+        larger libraries), which shrinks and can even invert the class effects
+        :math:`d_{kg}`; use it only to reproduce such R runs. Identical when all genes
+        are used.
     """
 
     _negative_binomial = True
@@ -329,8 +361,10 @@ class NBLDA(_CountLDA):
                  rho: float | None = None, beta: float = 1.0, prior: Any = None,
                  target: float = 0.0, phi_epsilon: float = 0.15, tune_length: int = 10,
                  n_folds: int = 5, n_repeats: int = 2, random_state: Any = None,
-                 de_method: str = "exact", quantile: float | None = 0.25) -> None:
+                 de_method: str = "exact", quantile: float | None = 0.25,
+                 library: str = "all") -> None:
         self.n_genes = n_genes
+        self.library = library
         self.de_method = de_method
         self.quantile = quantile
         self.normalization = normalization
@@ -379,6 +413,16 @@ class PLDA(_CountLDA):
     quantile : float or None
         Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
         filter, i.e. plain edgeR ``topTags`` as in the R references).
+    library : {"all", "selected"}
+        Which genes the size factors are computed from when ``n_genes`` selects a subset.
+        ``"all"`` (default): every training gene, i.e. the library sizes of the whole
+        transcriptome, and a test sample's factor from all of its genes against the
+        training reference. ``"selected"``: the selected genes only — what R's NBLDA /
+        PoiClaClu compute when handed the selected-gene matrix. With a few strongly DE
+        genes that sum is dominated by the class effect itself (one class looks like the
+        larger libraries), which shrinks and can even invert the class effects
+        :math:`d_{kg}`; use it only to reproduce such R runs. Identical when all genes
+        are used.
     """
 
     _negative_binomial = False
@@ -387,8 +431,9 @@ class PLDA(_CountLDA):
                  rho: float | None = 0.0, transform: bool = True, alpha: float | None = None,
                  beta: float = 1.0, prior: Any = None, n_rho: int = 30, n_folds: int = 5,
                  random_state: Any = None, de_method: str = "exact",
-                 quantile: float | None = 0.25) -> None:
+                 quantile: float | None = 0.25, library: str = "all") -> None:
         self.n_genes = n_genes
+        self.library = library
         self.de_method = de_method
         self.quantile = quantile
         self.normalization = normalization

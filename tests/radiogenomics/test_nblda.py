@@ -4,6 +4,7 @@ parts a and b). ``x`` = training counts with samples in rows, ``xte`` the test c
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from baseline_helpers import SPLITS, log_value, noise_balanced_accuracy, ref, split_data, top50
 from sklearn.base import clone
@@ -84,9 +85,11 @@ def test_nblda_default_cv_rho_equals_r_given_its_rho(cervical, split, features):
 
 def test_nblda_gene_selection_inside_fit(cervical):
     """``rownames(topTags(exactTest(...), n = 50))`` on the training samples -> top50
-    genes; then as ``trainNBLDA(x, y, train.control = nbldaControl(rhos = 0))`` on them."""
+    genes; then as ``trainNBLDA(x, y, train.control = nbldaControl(rhos = 0))`` on them.
+    R gets only the 50-gene matrix, so its size factors come from those genes:
+    ``library="selected"``."""
     Xtr, ytr, Xte, _ = split_data(*cervical, "B", "all714")
-    m = NBLDA(rho=0, n_genes=50, quantile=None).fit(Xtr, ytr)
+    m = NBLDA(rho=0, n_genes=50, quantile=None, library="selected").fit(Xtr, ytr)
     assert list(m.genes_) == top50("B")
     t = ref("B", "top50", "nblda_rho0_mle_test")
     assert rel(m.decision_function(Xte), t[["disc_N", "disc_T"]].to_numpy()) < 1e-6
@@ -167,3 +170,40 @@ def test_plda_noise_is_at_chance():
     """Random labels on NB noise, 20 stratified 80/20 splits, CV-tuned rho."""
     bacc = noise_balanced_accuracy(PLDA(rho=None, random_state=0))
     assert abs(bacc.mean() - 0.5) <= 0.05, bacc
+
+
+def test_size_factors_from_all_genes_with_gene_selection():
+    """With n_genes selecting a few strongly DE genes, size factors from those genes alone
+    (library="selected", what R computes when handed the selected-gene matrix) make the
+    up-regulated class look like larger libraries and invert the class effects; the default
+    (library="all") takes them from the whole training transcriptome."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    rng = np.random.default_rng(1)
+    n, G = 60, 400
+    y = pd.Series(np.repeat(["a", "b"], n // 2), index=[f"s{i}" for i in range(n)])
+    mu = np.exp(rng.normal(np.log(100), 1.0, G))[None, :] * np.exp(rng.normal(0, .2, (n, 1)))
+    mu = np.repeat(mu, 1, axis=0) * np.where((y.to_numpy() == "b")[:, None]
+                                             & (np.arange(G) < 10)[None, :], 20.0, 1.0)
+    X = pd.DataFrame(rng.negative_binomial(5, 5 / (5 + mu)), index=y.index,
+                     columns=[f"g{j}" for j in range(G)])  # genes g0..g9: 20x up in "b"
+    ba = {"all": [], "selected": []}
+    for r in range(5):
+        tr, te = next(StratifiedShuffleSplit(1, test_size=0.25, random_state=r).split(X, y))
+        for lib in ba:
+            m = NBLDA(n_genes=5, library=lib, rho=0).fit(X.iloc[tr], y.iloc[tr])
+            ba[lib].append(balanced_accuracy_score(y.iloc[te], m.predict(X.iloc[te])))
+            if lib == "all":  # the up-regulated class gets the larger effect
+                assert (m.d_.loc["b"] > m.d_.loc["a"]).all()
+            else:  # ... which the selected-gene size factors invert
+                assert (m.d_.loc["b"] < m.d_.loc["a"]).any()
+    assert np.mean(ba["all"]) >= 0.9
+    assert np.mean(ba["all"]) > np.mean(ba["selected"]) + 0.2
+    p = PLDA(n_genes=5).fit(X.iloc[tr], y.iloc[tr])
+    assert balanced_accuracy_score(y.iloc[te], p.predict(X.iloc[te])) >= 0.8
+    m = NBLDA(n_genes=5, rho=0).fit(X.iloc[tr], y.iloc[tr])
+    with pytest.raises(ValueError, match="library='selected'"):
+        m.predict(X.iloc[te, :50])  # size factors need every training gene
+    with pytest.raises(ValueError, match="library must be"):
+        NBLDA(n_genes=5, library="some").fit(X, y)
