@@ -113,10 +113,14 @@ class _VoomModel:
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, norm: str,
-                 rows: np.ndarray | None = None, tmm_cache: dict | None = None):
+                 rows: np.ndarray | None = None, tmm_cache: dict | None = None,
+                 cols: np.ndarray | None = None):
+        """``x``: training counts; library sizes and normalisation factors come from all
+        of its columns, voom and the centroids from columns ``cols`` (default all)."""
         from ..counts import _tmm_reference_column
 
         self.norm = norm
+        self.cols = cols
         lib = x.sum(axis=1)
         keep = (x > 0).any(axis=0)
         self.keep = keep
@@ -155,7 +159,7 @@ class _VoomModel:
             raw = np.ones(len(x))
         self.gmean = float(np.exp(np.mean(np.log(raw))))
         lib_tr = lib * raw / self.gmean
-        E, W = voom(x, design=y, lib_size=lib_tr)
+        E, W = voom(x if cols is None else x[:, cols], design=y, lib_size=lib_tr)
         self.E = E.to_numpy()
         self.W = W.to_numpy()
         self.stats = weighted_statistics(self.E, self.W, y, classes)
@@ -189,7 +193,8 @@ class _VoomModel:
         else:
             raw = np.ones(len(xte))
         lib_te = lib * raw / self.gmean
-        return np.log2((xte + 0.5) / (lib_te[:, None] + 1.0) * 1e6)
+        xs = xte if self.cols is None else xte[:, self.cols]
+        return np.log2((xs + 0.5) / (lib_te[:, None] + 1.0) * 1e6)
 
 
 class VoomNSC(ClassifierMixin, BaseEstimator):
@@ -217,6 +222,11 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     quantile : float or None
         Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
         filter, i.e. plain edgeR ``topTags`` as in the R references).
+    library : {"all", "selected"}
+        Library sizes and normalisation factors from every training gene (default; as
+        voom on the full ``DGEList`` before subsetting) or from the selected genes only
+        (what MLSeq computes when handed the selected-gene matrix; a few strongly DE genes
+        then dominate the library sizes). Identical when all genes are used.
 
     Attributes
     ----------
@@ -229,9 +239,10 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
                  normalization: str = "tmm", mlseq_compat: bool = False,
                  n_threshold: int = 30, n_folds: int = 5, n_repeats: int = 2,
                  random_state: Any = None, de_method: str = "exact",
-                 quantile: float | None = 0.25) -> None:
+                 quantile: float | None = 0.25, library: str = "all") -> None:
         self.threshold = threshold
         self.n_genes = n_genes
+        self.library = library
         self.de_method = de_method
         self.quantile = quantile
         self.normalization = normalization
@@ -275,13 +286,23 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on training counts (samples x genes) and labels; returns self."""
         norm = self._norm()
-        df, yy = prepare_fit(self, X, y)
+        if self.library not in ("all", "selected"):
+            raise ValueError(f"library must be 'all' or 'selected'; got {self.library!r}")
+        df, yy, full = prepare_fit(self, X, y, full=True)
         classes = self.classes_
-        x = df.to_numpy()
+        if self.library == "all" and full.shape[1] > df.shape[1]:
+            # library sizes and normalisation of the whole transcriptome, voom and the
+            # centroids on the selected genes (as voom on a full DGEList, then subset)
+            x = full.to_numpy()
+            cols = full.columns.get_indexer(self.genes_)
+        else:
+            x = df.to_numpy()
+            cols = None
+        self._cols = cols
         prior = np.array([(yy == c).mean() for c in classes])
         self.prior_ = prior
         cache: dict = {}
-        model = _VoomModel(x, yy, classes, norm, tmm_cache=cache)
+        model = _VoomModel(x, yy, classes, norm, tmm_cache=cache, cols=cols)
         st = model.stats
         if self.threshold is None:
             thr = np.linspace(0.0, np.abs(st["delta"]).max(), int(self.n_threshold))
@@ -296,7 +317,8 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
             err = np.zeros(len(thr))
             for tr, te in cv.split(x, yy):
                 # normalisation, voom and weighted centroids of the training fold only
-                mf = _VoomModel(x[tr], yy[tr], classes, norm, rows=tr, tmm_cache=cache)
+                mf = _VoomModel(x[tr], yy[tr], classes, norm, rows=tr, tmm_cache=cache,
+                                cols=cols)
                 zte = self._z(mf, x[te], rows=te)
                 for j, t in enumerate(thr):
                     pred = classes[np.argmax(self._disc(mf, None, t, prior, zte), axis=1)]
@@ -320,8 +342,14 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
         """Discriminant scores (n_samples x n_classes)."""
-        x = prepare_predict(self, X).to_numpy()
-        return self._disc(self._model, x, self.threshold_, self.prior_)
+        return self._disc(self._model, self._test_matrix(X), self.threshold_, self.prior_)
+
+    def _test_matrix(self, X: Any) -> np.ndarray:
+        """Test counts on the training genes: all of them when the library sizes come
+        from the whole transcriptome, else the selected ones."""
+        if self._cols is not None:
+            return prepare_predict(self, X, full=True)[1].to_numpy()
+        return prepare_predict(self, X).to_numpy()
 
     def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
         return softmax_rows(self.decision_function(X))
@@ -332,5 +360,5 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def transform_test(self, X: Any) -> pd.DataFrame:
         """Test log-CPM against the training normalisation reference (MLSeq ``voomGSD``)."""
         df = prepare_predict(self, X)
-        return pd.DataFrame(self._model.test_logcpm(df.to_numpy()), index=df.index,
+        return pd.DataFrame(self._model.test_logcpm(self._test_matrix(X)), index=df.index,
                             columns=df.columns)

@@ -136,9 +136,9 @@ def test_cv_threshold_refits_voom_inside_each_fold(cervical, monkeypatch):
     real = vn._VoomModel
 
     class Spy(real):
-        def __init__(self, x, y, classes, norm, rows=None, tmm_cache=None):
+        def __init__(self, x, y, classes, norm, rows=None, tmm_cache=None, cols=None):
             seen.append(None if rows is None else np.asarray(rows).copy())
-            super().__init__(x, y, classes, norm, rows=rows, tmm_cache=tmm_cache)
+            super().__init__(x, y, classes, norm, rows=rows, tmm_cache=tmm_cache, cols=cols)
 
         def test_logcpm(self, xte, rows=None):
             if rows is not None:
@@ -148,9 +148,9 @@ def test_cv_threshold_refits_voom_inside_each_fold(cervical, monkeypatch):
     monkeypatch.setattr(vn, "_VoomModel", Spy)
     orig_init = Spy.__init__
 
-    def init(self, x, y, classes, norm, rows=None, tmm_cache=None):
+    def init(self, x, y, classes, norm, rows=None, tmm_cache=None, cols=None):
         self._rows = None if rows is None else np.asarray(rows)
-        orig_init(self, x, y, classes, norm, rows=rows, tmm_cache=tmm_cache)
+        orig_init(self, x, y, classes, norm, rows=rows, tmm_cache=tmm_cache, cols=cols)
 
     monkeypatch.setattr(Spy, "__init__", init)
     m = VoomNSC(normalization="tmm", n_folds=5, n_repeats=2, random_state=1).fit(Xtr, ytr)
@@ -220,3 +220,24 @@ def test_undefined_pooled_sd_is_left_out_not_nan():
     assert np.isfinite(st["s0"])
     assert np.isfinite(st["delta"]).all() and (st["delta"][:2] == 0).all()
     assert np.any(st["delta"][2:] != 0)
+
+
+def test_library_sizes_from_all_genes_with_gene_selection():
+    """voom on the full transcriptome's library sizes, then the selected genes (default),
+    equals voom of the full matrix subset to those genes; library="selected" does not."""
+    from radiogenomics.voom import voom
+
+    Xtr, ytr, Xte, _ = split_data(*load_cervical(), "A", "all714")
+    m = VoomNSC(n_genes=20, threshold=1.0, normalization="none").fit(Xtr, ytr)
+    E, _ = voom(Xtr, design=ytr.to_numpy())
+    np.testing.assert_allclose(m._model.E, E.loc[:, m.genes_].to_numpy(), rtol=1e-12)
+    lib = Xtr.sum(axis=1).to_numpy()[:, None]
+    te = Xte.loc[:, m.genes_].to_numpy()
+    lib_te = Xte.sum(axis=1).to_numpy()[:, None]
+    np.testing.assert_allclose(m.transform_test(Xte).to_numpy(),
+                               np.log2((te + 0.5) / (lib_te + 1.0) * 1e6), rtol=1e-12)
+    s = VoomNSC(n_genes=20, threshold=1.0, normalization="none", library="selected")
+    s.fit(Xtr, ytr)
+    sel_lib = Xtr.loc[:, s.genes_].sum(axis=1).to_numpy()[:, None]
+    assert not np.allclose(sel_lib, lib)
+    assert not np.allclose(s._model.E, m._model.E)
