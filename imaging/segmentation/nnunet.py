@@ -7,8 +7,8 @@ build of torch::
 
     pip install torch==2.13.0 nnunetv2
 
-(its torchvision dependency does not import with the CPU build; nnU-Net's U-Net does not
-need it.)
+(pip then installs the CUDA torchvision wheel, pulled in through timm, which does not load
+with the CPU torch build; nnU-Net's inference path never imports torchvision.)
 
 A trained model folder (e.g. ``nnUNetTrainer__nnUNetPlans__3d_fullres``) must contain::
 
@@ -18,7 +18,14 @@ A trained model folder (e.g. ``nnUNetTrainer__nnUNetPlans__3d_fullres``) must co
 
 :func:`check_model_folder` checks this layout up front and raises ``FileNotFoundError`` /
 ``ValueError`` naming every missing piece (nnU-Net itself asserts deep inside). Inputs follow
-nnU-Net naming: ``<case>_0000.nii.gz``, ``<case>_0001.nii.gz``, ... one file per channel.
+nnU-Net naming: ``<case>_0000.nii.gz``, ``<case>_0001.nii.gz``, ... one file per channel;
+:func:`predict_nnunet` checks them up front too (nnU-Net silently predicts nothing when no file
+matches its naming, and fails deep in preprocessing when a channel is missing).
+
+Processes: ``num_processes=0`` runs nnU-Net's preprocessing, prediction and export in this
+process (``predict_from_files_sequential``); ``num_processes>=1`` uses nnU-Net's background
+workers, which are started with ``spawn`` and so re-import the calling script: guard a script's
+entry point with ``if __name__ == "__main__":``.
 
 Labels: nnU-Net writes the values of ``dataset.json["labels"]``; :func:`label_mapping` maps
 each label *name* to a base region of our schema (ET, NCR, NET, CC, ED) by name, with common
@@ -51,6 +58,7 @@ __all__ = [
     "label_mapping",
     "remap_labels",
     "require_nnunetv2",
+    "nnunet_cases",
     "predict_nnunet",
 ]
 
@@ -223,6 +231,52 @@ def remap_labels(label_map: np.ndarray, mapping: Mapping[int, int]) -> np.ndarra
     return out.astype(np.uint8)
 
 
+def nnunet_cases(
+    images_dir: str | os.PathLike[str], n_channels: int, file_ending: str = ".nii.gz"
+) -> dict[str, list[Path]]:
+    """The cases of an nnU-Net input folder: ``{case: [<case>_0000<ending>, ...]}``.
+
+    Every case must have exactly the channels ``_0000`` ... ``_{n_channels - 1:04d}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder is missing or holds no ``<case>_<XXXX><file_ending>`` file.
+    ValueError
+        A case lacks channels or has extra ones (all such cases are named).
+    """
+    if int(n_channels) < 1:
+        raise ValueError(f"n_channels must be >= 1 (dataset.json channel_names), got {n_channels}")
+    images = Path(images_dir)
+    if not images.is_dir():
+        raise FileNotFoundError(f"images folder not found: {images}")
+    pattern = re.compile(r"(.+)_(\d{4})" + re.escape(file_ending))
+    by_case: dict[str, dict[int, Path]] = {}
+    for f in sorted(images.iterdir()):
+        m = pattern.fullmatch(f.name)
+        if m and f.is_file():
+            by_case.setdefault(m.group(1), {})[int(m.group(2))] = f
+    if not by_case:
+        found = sorted(p.name for p in images.iterdir())
+        raise FileNotFoundError(
+            f"no nnU-Net input images in {images}: expected <case>_0000{file_ending} ... "
+            f"<case>_{n_channels - 1:04d}{file_ending} (found {found[:10]}"
+            f"{' ...' if len(found) > 10 else ''})"
+        )
+    want = set(range(n_channels))
+    bad = {
+        case: f"missing {sorted(want - set(ch))}, extra {sorted(set(ch) - want)}"
+        for case, ch in by_case.items()
+        if set(ch) != want
+    }
+    if bad:
+        raise ValueError(
+            f"the model expects {n_channels} channel(s) (_0000 ... _{n_channels - 1:04d}) per case; "
+            f"channel files do not match in {images}: {bad}"
+        )
+    return {case: [ch[i] for i in range(n_channels)] for case, ch in by_case.items()}
+
+
 def require_nnunetv2() -> Any:
     """Import ``nnunetv2``'s predictor class or raise ``ImportError`` with the install command."""
     try:
@@ -247,15 +301,33 @@ def predict_nnunet(
     checkpoint_name: str = "checkpoint_final.pth",
     tta: bool = True,
     device: Any = None,
-    num_processes: int = 1,
+    num_processes: int = 0,
 ) -> list[Path]:
     """Segment ``images_dir`` with a trained nnU-Net v2 model; write our-schema label maps.
 
-    The folder is checked and the label mapping built *before* ``nnunetv2`` is imported or
-    any image is read. nnU-Net writes its predictions to a temporary folder; each is remapped
-    to ``schema`` and written atomically as ``out_dir/<case>.nii.gz`` (same header).
+    The model folder, the label mapping and the input files (:func:`nnunet_cases`) are
+    checked *before* ``nnunetv2`` is imported or any image is read. nnU-Net writes its
+    predictions to a temporary folder; each is remapped to ``schema`` and written atomically
+    as ``out_dir/<case>.nii.gz`` (same header).
 
-    Returns the written paths.
+    Parameters
+    ----------
+    num_processes : default 0 runs everything in this process (nnU-Net's sequential
+        predictor: no worker start-up, no ``__main__`` guard needed); ``>= 1`` is the number
+        of nnU-Net's preprocessing and export workers (started with ``spawn``: each worker
+        re-imports torch and nnunetv2, ~10-20 s, which pays off only for many cases).
+    device : torch device (default: CUDA when available, else CPU)
+
+    Returns the written paths, one per case, in case order.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From :func:`check_model_folder`, :func:`label_mapping` and :func:`nnunet_cases`.
+    ImportError
+        ``nnunetv2`` is not installed (the message gives the install command).
+    RuntimeError
+        nnU-Net could not load the model (message names folder, folds and cause).
     """
     import nibabel as nib
 
@@ -263,9 +335,15 @@ def predict_nnunet(
 
     info = check_model_folder(model_folder, folds, checkpoint_name)
     lut = label_mapping(info.labels, schema, mapping)
-    images = Path(images_dir)
-    if not images.is_dir():
-        raise FileNotFoundError(f"images folder not found: {images}")
+    file_ending = str(info.dataset.get("file_ending", ".nii.gz"))
+    if file_ending not in (".nii.gz", ".nii"):
+        raise ValueError(
+            f"{info.path / 'dataset.json'}: file_ending {file_ending!r} is not NIfTI; this adapter "
+            "reads and writes .nii.gz / .nii"
+        )
+    cases = nnunet_cases(images_dir, info.n_channels, file_ending)
+    if int(num_processes) < 0:
+        raise ValueError(f"num_processes must be >= 0, got {num_processes}")
     predictor_cls = require_nnunetv2()
     import torch
 
@@ -279,22 +357,42 @@ def predict_nnunet(
         verbose=False,
         allow_tqdm=True,
     )
-    predictor.initialize_from_trained_model_folder(str(info.path), use_folds=info.folds, checkpoint_name=checkpoint_name)
+    try:
+        predictor.initialize_from_trained_model_folder(
+            str(info.path), use_folds=info.folds, checkpoint_name=checkpoint_name
+        )
+    except Exception as exc:  # nnU-Net asserts / KeyErrors deep inside: add what was loaded
+        raise RuntimeError(
+            f"could not load the nnU-Net model in {info.path} (folds {info.folds}, "
+            f"{checkpoint_name}): {type(exc).__name__}: {exc}. A trained checkpoint holds "
+            "network_weights, init_args['configuration'] (a configuration of plans.json), "
+            "trainer_name and inference_allowed_mirroring_axes."
+        ) from exc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix=".nnunet_", dir=out) as tmp:
-        predictor.predict_from_files(
-            str(images), tmp, save_probabilities=False, overwrite=True,
-            num_processes_preprocessing=num_processes, num_processes_segmentation_export=num_processes,
-        )
-        for seg in sorted(Path(tmp).glob("*.nii*")):
+        # explicit file lists: nnU-Net's folder listing would start a 12-process pool
+        inputs = [[str(f) for f in files] for files in cases.values()]
+        targets = [str(Path(tmp) / case) for case in cases]
+        if int(num_processes) == 0:
+            predictor.predict_from_files_sequential(inputs, targets, save_probabilities=False, overwrite=True)
+        else:
+            predictor.predict_from_files(
+                inputs, targets, save_probabilities=False, overwrite=True,
+                num_processes_preprocessing=int(num_processes),
+                num_processes_segmentation_export=int(num_processes),
+            )
+        for case in cases:
+            seg = Path(tmp) / f"{case}{file_ending}"
+            if not seg.is_file():
+                raise RuntimeError(f"nnU-Net wrote no prediction for case {case!r} (expected {seg.name})")
             img = nib.load(str(seg))
             data = remap_labels(np.asanyarray(img.dataobj), lut)
             new = nib.Nifti1Image(data, img.affine, img.header)
             new.set_data_dtype(np.uint8)
-            suffix = ".nii.gz" if seg.name.endswith(".gz") else ".nii"
-            with atomic_path(out / seg.name, suffix=suffix) as t:
+            with atomic_path(out / seg.name, suffix=file_ending) as t:
                 nib.save(new, str(t))
             written.append(out / seg.name)
+            logger.info("nnU-Net segmented %s -> %s", case, out / seg.name)
     return written
