@@ -443,7 +443,7 @@ def estimate_dispersion(
     groups: Any = None,
     design: Any = None,
     method: str = "classic",
-    prior_df: float | None = 10.0,
+    prior_df: float | None = None,
     normalization: str = "tmm",
 ) -> DispersionResult:
     r"""NB dispersions of every gene, as edgeR computes them.
@@ -463,8 +463,9 @@ def estimate_dispersion(
         weighted-likelihood empirical Bayes with a moving-average trend, prior.df 10).
         ``"glm"``: ``estimateDisp`` (Cox-Reid APL, locfit trend).
     prior_df : float or None
-        Prior degrees of freedom :math:`d_0` (``"classic"``: default 10; ``"glm"``: pass
-        None to estimate it as edgeR does).
+        Prior degrees of freedom :math:`d_0`. ``None`` (default): edgeR's default for the
+        method — 10 for ``"classic"`` (``estimateTagwiseDisp``), estimated from the data for
+        ``"glm"`` (``estimateDisp``, ``prior.df = NULL``). A number fixes it for either.
     normalization : {"tmm", "none"}
         Library sizes :math:`N_i f_i` with TMM factors (edgeR's ``calcNormFactors``) or raw
         totals.

@@ -152,3 +152,25 @@ def test_glm_dispatch(cervical):
     assert res.method == "glm"
     assert res.common == pytest.approx(_param("estimateDisp_common"), rel=1e-4)
     assert res.trended is not None and len(res.tagwise) == counts.shape[1]
+
+
+def test_public_defaults_equal_edger_for_both_methods():
+    """``estimate_dispersion(counts, groups=y, method=...)`` with its defaults is edgeR's
+    ``estimateCommonDisp`` + ``estimateTagwiseDisp`` (prior.df 10) and ``estimateDisp``
+    (design ~group, prior.df estimated) on the cervical data:
+    ``y <- calcNormFactors(DGEList(counts, group = group)); estimateDisp(y, design)``."""
+    import pandas as pd
+
+    from radiogenomics import datasets
+    from radiogenomics.dispersion import estimate_dispersion
+
+    counts, y = datasets.load_cervical()
+    ref = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "edger"
+                      / "genes_dispersion.csv", index_col=0)
+    c = estimate_dispersion(counts, groups=y, method="classic")
+    g = estimate_dispersion(counts, groups=y, method="glm")
+    assert c.prior_df == 10.0
+    assert g.prior_df == pytest.approx(15.5531526638528, rel=1e-8)
+    for res, col in ((c, "classic_tagwise"), (g, "estimateDisp_tagwise")):
+        rel = np.abs(res.tagwise[ref.index] - ref[col]) / ref[col]
+        assert np.median(rel) < 1e-5 and np.quantile(rel, 0.99) < 1e-4, col
