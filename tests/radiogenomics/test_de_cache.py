@@ -21,12 +21,19 @@ def data():
     return counts, y
 
 
-def test_hit_returns_equal_independent_copy(data, monkeypatch):
-    counts, y = data
-    calls = []
+@pytest.fixture()
+def uncached(monkeypatch):
+    """(calls, real): every uncached DE computation is recorded in ``calls``."""
+    calls: list[int] = []
     real = de._differential_expression
     monkeypatch.setattr(de, "_differential_expression",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls, real
+
+
+def test_hit_returns_equal_independent_copy(data, uncached):
+    counts, y = data
+    calls, real = uncached
     t1 = de.differential_expression(counts, y)
     t1.loc[t1.index[0], "pvalue"] = -1.0  # mutating a returned table never leaks
     t2 = de.differential_expression(counts, y)
@@ -34,12 +41,9 @@ def test_hit_returns_equal_independent_copy(data, monkeypatch):
     pd.testing.assert_frame_equal(t2, real(counts, y, "exact", None, "tmm"))
 
 
-def test_any_change_misses(data, monkeypatch):
+def test_any_change_misses(data, uncached):
     counts, y = data
-    calls = []
-    real = de._differential_expression
-    monkeypatch.setattr(de, "_differential_expression",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls, _ = uncached
     de.differential_expression(counts, y)
     c2 = counts.copy()
     c2.iloc[0, 0] += 1  # one count
