@@ -163,6 +163,9 @@ def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
     Returns the counts restricted to the selected genes and the label array (and, with
     ``full=True``, the validated counts of all genes as a third item).
     """
+    if full and getattr(est, "library", "all") not in ("all", "selected"):
+        # checked before the (slow) gene selection; see library_counts
+        raise ValueError(f"library must be 'all' or 'selected'; got {est.library!r}")
     df = as_count_frame(X, "counts", integer=integer)
     yy = as_labels(y)
     df, yy, _ = align(df, yy)
@@ -177,6 +180,19 @@ def prepare_fit(est: Any, X: Any, y: Any, *, integer: bool = True,
     if full:
         return df.loc[:, est.genes_], yy.to_numpy(), df
     return df.loc[:, est.genes_], yy.to_numpy()
+
+
+def library_counts(est: Any, selected: pd.DataFrame, full: pd.DataFrame) -> np.ndarray | None:
+    """All-gene training counts to take library sizes / size factors from, or ``None``.
+
+    ``est.library == "all"`` and ``n_genes`` selected a subset: the whole training
+    transcriptome (a few strongly DE genes would otherwise dominate the library sizes and
+    make one class look like larger libraries). ``"selected"``, or no subset: ``None``,
+    i.e. the selected genes themselves (what R computes on a selected-gene matrix).
+    """
+    if getattr(est, "library", "all") == "all" and full.shape[1] > selected.shape[1]:
+        return full.to_numpy()
+    return None
 
 
 def prepare_predict(est: Any, X: Any, *, integer: bool = True, full: bool = False) -> Any:

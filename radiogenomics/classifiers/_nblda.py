@@ -26,6 +26,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from .._normalization import (
     CountSizeModel,
     _canon,
+    library_counts,
     prepare_fit,
     prepare_predict,
     softmax_rows,
@@ -200,12 +201,6 @@ def _prior(prior: Any, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
 class _CountLDA(ClassifierMixin, BaseEstimator):
     _negative_binomial = True
 
-    def _library(self) -> bool:
-        """Whether size factors come from all genes (``library="all"``)."""
-        if self.library not in ("all", "selected"):
-            raise ValueError(f"library must be 'all' or 'selected'; got {self.library!r}")
-        return self.library == "all"
-
     def _core_fit(self, x, y, classes, rho, alpha, lib=None):
         """Fit on count matrix ``x`` (already restricted to genes); size factors from
         ``lib`` (all genes of the same samples) when given; returns a dict."""
@@ -263,12 +258,9 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on training counts (samples x genes) and labels; returns self."""
         _canon(self.normalization)
-        use_all = self._library()
         df, yy, full = prepare_fit(self, X, y, full=True)
         x = df.to_numpy()
-        # size factors from the whole training transcriptome, not from the few selected
-        # (strongly DE) genes, whose sum would make one class look like larger libraries
-        lib = full.to_numpy() if use_all and full.shape[1] > df.shape[1] else None
+        lib = library_counts(self, df, full)
         self._uses_lib = lib is not None
         classes = self.classes_
         self.prior_ = _prior(self.prior, classes, yy)

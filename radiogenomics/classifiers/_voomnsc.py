@@ -45,7 +45,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from .._normalization import prepare_fit, prepare_predict, softmax_rows
+from .._normalization import library_counts, prepare_fit, prepare_predict, softmax_rows
 from ..voom import voom
 from ._nsc import diag_disc, soft_shrink
 
@@ -286,18 +286,13 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on training counts (samples x genes) and labels; returns self."""
         norm = self._norm()
-        if self.library not in ("all", "selected"):
-            raise ValueError(f"library must be 'all' or 'selected'; got {self.library!r}")
         df, yy, full = prepare_fit(self, X, y, full=True)
         classes = self.classes_
-        if self.library == "all" and full.shape[1] > df.shape[1]:
-            # library sizes and normalisation of the whole transcriptome, voom and the
-            # centroids on the selected genes (as voom on a full DGEList, then subset)
-            x = full.to_numpy()
+        x = library_counts(self, df, full)
+        if x is None:
+            x, cols = df.to_numpy(), None
+        else:  # voom and the centroids on the selected genes (voom on a full DGEList, subset)
             cols = full.columns.get_indexer(self.genes_)
-        else:
-            x = df.to_numpy()
-            cols = None
         self._cols = cols
         prior = np.array([(yy == c).mean() for c in classes])
         self.prior_ = prior
