@@ -303,7 +303,7 @@ def test_predict_broken_inputs_clear_errors(tiny_case: tuple[Path, Path], tmp_pa
     # checkpoints nnU-Net cannot use: the error names the folder, fold and the cause
     shutil.copytree(model / "fold_0", broken / "fold_0", dirs_exist_ok=True)
     shutil.copy(model / "plans.json", broken / "plans.json")
-    ckpt = torch.load(broken / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    ckpt = torch.load(broken / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=True)
     del ckpt["network_weights"]
     torch.save(ckpt, broken / "fold_0" / "checkpoint_final.pth")
     with pytest.raises(RuntimeError, match=r"could not load the nnU-Net model in .*broken \(folds \(0,\), checkpoint_final.pth\): KeyError: 'network_weights'"):
