@@ -92,7 +92,7 @@ class CountSizeModel:
             qq = np.maximum(q, 1.0)
             self.sizes_ = qq / qq.sum()
         else:
-            from .counts import _tmm_pair, _tmm_reference_column
+            from .counts import _tmm_many, _tmm_reference_column
 
             lib = x.sum(axis=1)
             keep = (x > 0).any(axis=0)
@@ -100,8 +100,7 @@ class CountSizeModel:
             ref = _tmm_reference_column(xt, lib)
             self.ref_ = x[ref].copy()
             self.ref_lib_ = float(lib[ref])
-            raw = np.array([_tmm_pair(x[i, keep], self.ref_[keep], lib[i], self.ref_lib_)
-                            for i in range(x.shape[0])])
+            raw = _tmm_many(x[:, keep], self.ref_[keep], lib, self.ref_lib_)
             self.keep_ = keep
             self.scale_ = float(np.exp(np.mean(np.log(raw))))
             nf = raw / self.scale_
@@ -123,11 +122,10 @@ class CountSizeModel:
             return np.median(xte[:, ok] / self.geomeans_[ok], axis=1) / self.raw_sum_
         if m == "quantile":
             return np.maximum(1.0, np.quantile(xte, 0.75, axis=1)) / self.q_sum_
-        from .counts import _tmm_pair
+        from .counts import _tmm_many
 
         lib = xte.sum(axis=1)
-        raw = np.array([_tmm_pair(xte[i, self.keep_], self.ref_[self.keep_], lib[i],
-                                  self.ref_lib_) for i in range(xte.shape[0])])
+        raw = _tmm_many(xte[:, self.keep_], self.ref_[self.keep_], lib, self.ref_lib_)
         return raw / self.scale_ / self.nf_sum_
 
     def test_expected(self, xte: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from ._validation import as_count_frame
 
@@ -59,34 +58,20 @@ def _tmm_pair(
     range with :math:`t_A`; the factor is :math:`2^{\sum M_g/v_g / \sum 1/v_g}`.
     Vectorised over genes.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_obs = obs / n_obs
-        p_ref = ref / n_ref
-        log_r = np.log2(p_obs / p_ref)
-        abs_e = (np.log2(p_obs) + np.log2(p_ref)) / 2.0
-        v = (n_obs - obs) / n_obs / obs + (n_ref - ref) / n_ref / ref
-    fin = np.isfinite(log_r) & np.isfinite(abs_e) & (abs_e > a_cutoff)
-    log_r, abs_e, v = log_r[fin], abs_e[fin], v[fin]
-    if log_r.size == 0 or np.max(np.abs(log_r)) < 1e-6:
-        return 1.0
-    n = log_r.size
-    lo_l = np.floor(n * logratio_trim) + 1
-    hi_l = n + 1 - lo_l
-    lo_s = np.floor(n * sum_trim) + 1
-    hi_s = n + 1 - lo_s
-    rk_r = rankdata(log_r, method="average")
-    rk_e = rankdata(abs_e, method="average")
-    keep = (rk_r >= lo_l) & (rk_r <= hi_l) & (rk_e >= lo_s) & (rk_e <= hi_s)
-    if weighting:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            num = np.nansum(log_r[keep] / v[keep])
-            den = np.nansum(1.0 / v[keep])
-            f = num / den if keep.any() else np.nan
-    else:
-        f = np.mean(log_r[keep]) if keep.any() else np.nan
-    if not np.isfinite(f):
-        f = 0.0
-    return float(2.0**f)
+    return float(_tmm_many(np.asarray(obs, dtype=float)[None, :], ref, np.array([n_obs]), n_ref,
+                           logratio_trim, sum_trim, weighting, a_cutoff)[0])
+
+
+def _tmm_many(x: np.ndarray, ref: np.ndarray, lib: np.ndarray, n_ref: float,
+              logratio_trim: float = 0.3, sum_trim: float = 0.05, weighting: bool = True,
+              a_cutoff: float = -1e10) -> np.ndarray:
+    """:func:`_tmm_pair` of every row of samples x genes ``x`` (sizes ``lib``) against
+    ``ref``; compiled, parallel over samples."""
+    from ._kernels import tmm_factors
+
+    return tmm_factors(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(ref, dtype=float),
+                       np.ascontiguousarray(lib, dtype=float), float(n_ref), float(logratio_trim),
+                       float(sum_trim), bool(weighting), float(a_cutoff))
 
 
 def _tmm_reference_column(x: np.ndarray, lib: np.ndarray) -> int:
@@ -109,9 +94,7 @@ def _raw_norm_factors(
     if method == "TMM":
         if ref_column is None:
             ref_column = _tmm_reference_column(x, lib)
-        f = np.array(
-            [_tmm_pair(x[:, i], x[:, ref_column], lib[i], lib[ref_column], **kw) for i in range(n)]
-        )
+        f = _tmm_many(x.T, x[:, ref_column], lib, lib[ref_column], **kw)
         return f, ref_column
     if method == "upperquartile":
         return _upper_quartile(x, lib), None
@@ -269,8 +252,7 @@ class SizeFactors:
             ref = _tmm_reference_column(xt, lib)
             self.reference_ = x[ref].copy()
             self._ref_lib = float(lib[ref])
-            raw = np.array([_tmm_pair(x[i], self.reference_, lib[i], self._ref_lib)
-                            for i in range(x.shape[0])])
+            raw = _tmm_many(x, self.reference_, lib, self._ref_lib)
             self.scale_ = float(np.exp(np.mean(np.log(raw))))
         self.n_features_in_ = df.shape[1]
         self.factors_ = self._apply(x, df.index)
@@ -295,8 +277,7 @@ class SizeFactors:
                 )
             s = np.exp(med)
         else:
-            raw = np.array([_tmm_pair(x[i], self.reference_, lib[i], self._ref_lib)
-                            for i in range(x.shape[0])])
+            raw = _tmm_many(x, self.reference_, lib, self._ref_lib)
             s = lib * raw / self.scale_
         return pd.Series(s, index=index.copy(), name="size_factor")
 

@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["differential_expression", "DEGeneSelector", "exact_test_double_tail", "bh_adjust"]
 
 _METHODS = ("exact", "lrt", "deseq2")
-_CHUNK = 5_000_000
 
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
@@ -47,19 +46,6 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     ranks = np.arange(m, 0, -1)
     out[order] = np.minimum.accumulate(np.minimum(1.0, m / ranks * p[order]))
     return out
-
-
-def _nb_logpmf(x: np.ndarray, size: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    r"""log NB pmf with size *k* and mean :math:`\mu`:
-    :math:`-\log(x+k) - \log B(x+1, k) - k\log(1+\mu/k) + x\log\frac{\mu}{k+\mu}`
-    (the binomial coefficient through the log beta function, accurate for large *k*);
-    Poisson where ``size`` is infinite."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # log C(x+k-1, x) = -log(x+k) - log B(x+1, k): no cancellation for large k
-        nb = (-np.log(x + size) - special.betaln(x + 1.0, size)
-              - size * np.log1p(mu / size) + special.xlogy(x, mu / (size + mu)))
-        pois = special.xlogy(x, mu) - mu - special.gammaln(x + 1.0)
-    return np.where(np.isinf(size), pois, nb)
 
 
 def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
@@ -106,7 +92,6 @@ def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
     s = s1 + s2
     mu = s / (n1 + n2)
     mu1 = n1 * mu
-    mu2 = n2 * mu
     pvals = np.ones(G)
     pois = disp <= 0
     big = (s1 > big_count) & (s2 > big_count)
@@ -123,32 +108,15 @@ def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
         pb[right] = 2.0 * special.betaincc(a1[right], a2[right],
                                            (t1[big][right] - 0.5) / yy[right])
         pvals[big] = pb
+    from ._kernels import exact_tails
+
     with np.errstate(divide="ignore"):
         size_unit = np.where(pois, np.inf, 1.0 / np.where(pois, 1.0, disp))
     for side in ("left", "right"):
         sel = (s1 < mu1) if side == "left" else (s1 > mu1)
         idx = np.flatnonzero(sel & ~big)
-        if idx.size == 0:
-            continue
-        start = np.zeros(idx.size) if side == "left" else s1[idx]
-        stop = s1[idx] if side == "left" else s[idx]
-        length = (stop - start + 1).astype(np.int64)
-        cum = np.cumsum(length)
-        lo = 0
-        while lo < idx.size:  # chunks of genes whose tails hold about _CHUNK terms
-            base = cum[lo - 1] if lo else 0
-            hi = max(lo + 1, int(np.searchsorted(cum, base + _CHUNK, side="right")))
-            g = idx[lo:hi]
-            L = length[lo:hi]
-            rep = np.repeat(np.arange(g.size), L)
-            first = np.cumsum(L) - L
-            x = start[lo:hi][rep] + (np.arange(rep.size) - first[rep])
-            su = size_unit[g]
-            lbot = _nb_logpmf(s[g], (n1 + n2) * su, s[g])
-            lt = (_nb_logpmf(x, n1 * su[rep], mu1[g][rep])
-                  + _nb_logpmf(s[g][rep] - x, n2 * su[rep], mu2[g][rep]) - lbot[rep])
-            pvals[g] = 2.0 * np.add.reduceat(np.exp(lt), first)
-            lo = hi
+        if idx.size:
+            pvals[idx] = exact_tails(s1, s, float(n1), float(n2), size_unit, side == "left", idx)
     return np.minimum(pvals, 1.0)
 
 
@@ -172,15 +140,12 @@ def _exact_test(Y: np.ndarray, codes: np.ndarray, lib: np.ndarray, disp: np.ndar
     lib_avg = math.exp(offset.mean())
     prior = prior_count * lib / lib.mean()
     off_aug = np.log(lib + 2.0 * prior)
+    Y = np.asarray(Y, dtype=float)
     ab1 = _fit_one_group(Y[:, j1] + prior[j1], off_aug[j1], disp)
     ab2 = _fit_one_group(Y[:, j2] + prior[j2], off_aug[j2], disp)
     logfc = (ab2 - ab1) / math.log(2.0)
     e = np.exp(_fit_one_group(Y, offset, disp))
-    pseudo = []
-    for j in (j1, j2):
-        mi = e[:, None] * lib[j][None, :]
-        mo = np.broadcast_to((e * lib_avg)[:, None], mi.shape)
-        pseudo.append(_q2qnbinom(Y[:, j], mi, mo, disp))
+    pseudo = [_q2qnbinom(Y[:, j], e, lib[j], lib_avg, disp) for j in (j1, j2)]
     p = exact_test_double_tail(pseudo[0], pseudo[1], disp)
     assert p.shape == (G,)
     return logfc, p

@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ._validation import align, as_count_frame, as_labels
 
@@ -51,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["estimate_dispersion", "DispersionResult"]
 
-_LOW_VALUE = 1e-10
-_CHUNK_CELLS = 4_000_000  # genes x samples cells processed at once (memory bound)
 
 
 # --------------------------------------------------------------------------------------
@@ -156,28 +153,21 @@ def _fit_one_group(
 
     started at :math:`\log(\sum_{y_i > 10^{-10}} y_i e^{-o_i} / n)` and stopped gene by
     gene when the step is below ``tol``. Genes without a count above 1e-10 get
-    :math:`-\infty`.
+    :math:`-\infty`. ``offset`` is one value per sample; compiled, parallel over genes.
     """
-    G, n = y.shape
-    off = np.broadcast_to(np.asarray(offset, dtype=float), (G, n)) if np.ndim(offset) == 2 \
-        else np.broadcast_to(np.asarray(offset, dtype=float)[None, :], (G, n))
-    d = np.asarray(disp, dtype=float)
-    d = np.broadcast_to(d.reshape(-1, 1) if d.ndim == 1 else d, (G, n))
-    pos = y > _LOW_VALUE
-    nonzero = pos.any(axis=1)
-    with np.errstate(divide="ignore"):
-        beta = np.log(np.where(pos, y / np.exp(off), 0.0).sum(axis=1) / n)
-    active = np.flatnonzero(nonzero)
-    for _ in range(maxit):
-        if active.size == 0:
-            break
-        mu = np.exp(beta[active, None] + off[active])
-        den = 1.0 + mu * d[active]
-        step = ((y[active] - mu) / den).sum(axis=1) / (mu / den).sum(axis=1)
-        beta[active] += step
-        active = active[~(np.abs(step) < tol)]
-    beta[~nonzero] = -np.inf
-    return beta
+    from ._kernels import one_group_rows
+
+    y = np.ascontiguousarray(y, dtype=float)
+    off = np.ascontiguousarray(offset, dtype=float)
+    if off.ndim != 1 or off.size != y.shape[1]:
+        raise ValueError("offset must hold one value per sample")
+    return one_group_rows(y, off, _per_gene(disp, y.shape[0]), int(maxit), float(tol))
+
+
+def _per_gene(value: Any, G: int) -> np.ndarray:
+    """A scalar or per-gene value as a contiguous float array of length G."""
+    v = np.asarray(value, dtype=float)
+    return np.ascontiguousarray(np.broadcast_to(v.reshape(-1) if v.ndim else v, (G,)))
 
 
 def _ave_log_cpm(y: np.ndarray, lib: np.ndarray, dispersion: Any, prior_count: float = 2.0
@@ -190,54 +180,26 @@ def _ave_log_cpm(y: np.ndarray, lib: np.ndarray, dispersion: Any, prior_count: f
     return (beta + math.log(1e6)) / math.log(2.0)
 
 
-def _q2qnbinom(x: np.ndarray, input_mean: np.ndarray, output_mean: np.ndarray,
-               dispersion: Any) -> np.ndarray:
-    r"""edgeR ``q2qnbinom``: approximate quantile-to-quantile map between NB distributions
-    with means :math:`\mu_{in}`, :math:`\mu_{out}` and the same dispersion :math:`\phi`.
+def _q2qnbinom(x: np.ndarray, lam: np.ndarray, lib_in: np.ndarray, lib_out: float,
+               dispersion: Any, clip_negative: bool = False) -> np.ndarray:
+    r"""edgeR ``q2qnbinom``: approximate quantile-to-quantile map of the counts ``x``
+    (genes x samples) from :math:`NB(\mu_{in} = \lambda_g N_i, \phi_g)` to
+    :math:`NB(\mu_{out} = \lambda_g N^*, \phi_g)`.
 
     The result is the mean of the normal map
     :math:`\mu_{out} + \sqrt{v_{out}/v_{in}}\,(x - \mu_{in})`, :math:`v = \mu(1+\phi\mu)`,
     and the gamma map :math:`G^{-1}_{out}(G_{in}(x))` with
     :math:`G \sim \Gamma(\text{shape}=\mu/(1+\phi\mu), \text{scale}=1+\phi\mu)` (upper tails
-    for :math:`x \ge \mu_{in}`, lower tails otherwise). Means below 1e-14 get +0.25.
-    Exactly-zero counts in the lower branch map to the gamma quantile 0 directly.
+    for :math:`x \ge \mu_{in}`, lower tails otherwise, on the log scale as R's
+    ``log.p = TRUE``). Means below 1e-14 get +0.25. Exactly-zero counts in the lower branch
+    map to the gamma quantile 0 directly. Compiled (:mod:`radiogenomics._kernels`).
     """
-    x = np.asarray(x, dtype=float)
-    mi = np.array(input_mean, dtype=float, copy=True)
-    mo = np.array(output_mean, dtype=float, copy=True)
-    phi = np.broadcast_to(np.asarray(dispersion, dtype=float).reshape(-1, 1)
-                          if np.ndim(dispersion) == 1 else np.asarray(dispersion, dtype=float),
-                          x.shape)
-    zero = (mi < 1e-14) | (mo < 1e-14)
-    mi[zero] += 0.25
-    mo[zero] += 0.25
-    ri = 1.0 + phi * mi
-    ro = 1.0 + phi * mo
-    q1 = mo + np.sqrt(mo * ro / (mi * ri)) * (x - mi)
-    q2 = np.zeros_like(x)
-    upper = x >= mi
-    lower = ~upper & (x > 0)
-    with np.errstate(all="ignore"):
-        if upper.any():
-            a_in = mi[upper] / ri[upper]
-            a_out = mo[upper] / ro[upper]
-            tail = special.gammaincc(a_in, x[upper] / ri[upper])
-            q = ro[upper] * special.gammainccinv(a_out, tail)
-            bad = ~np.isfinite(q) | (tail <= 0)
-            if bad.any():  # upper tail underflowed: fall back on the normal map
-                q[bad] = q1[upper][bad]
-            q2[upper] = q
-        if lower.any():
-            a_in = mi[lower] / ri[lower]
-            a_out = mo[lower] / ro[lower]
-            tail = special.gammainc(a_in, x[lower] / ri[lower])
-            q2[lower] = ro[lower] * special.gammaincinv(a_out, tail)
-    return (q1 + q2) / 2.0
+    from ._kernels import q2q_rows
 
-
-def _gene_chunks(G: int, n: int) -> list[slice]:
-    step = max(1, _CHUNK_CELLS // max(n, 1))
-    return [slice(s, min(s + step, G)) for s in range(0, G, step)]
+    x = np.ascontiguousarray(x, dtype=float)
+    return q2q_rows(x, np.ascontiguousarray(lam, dtype=float),
+                    np.ascontiguousarray(lib_in, dtype=float), float(lib_out),
+                    _per_gene(dispersion, x.shape[0]), bool(clip_negative))
 
 
 def _equalize_lib_sizes(y: np.ndarray, codes: np.ndarray, dispersion: Any, lib: np.ndarray
@@ -245,24 +207,16 @@ def _equalize_lib_sizes(y: np.ndarray, codes: np.ndarray, dispersion: Any, lib: 
     r"""edgeR ``equalizeLibSizes``: pseudo-counts at the common library size
     :math:`N^* = \exp(\overline{\log N})`, computed per group (negative values set to 0).
 
-    ``dispersion`` is a scalar or one value per gene; processed in chunks of genes."""
+    ``dispersion`` is a scalar or one value per gene."""
     G, n = y.shape
     common_lib = math.exp(np.mean(np.log(lib)))
-    disp = np.asarray(dispersion, dtype=float)
+    disp = _per_gene(dispersion, G)
     out = np.empty((G, n))
-    for sl in _gene_chunks(G, n):
-        yc = y[sl]
-        dc = disp[sl] if disp.ndim == 1 else disp
-        mi = np.empty_like(yc)
-        mo = np.empty_like(yc)
-        for k in np.unique(codes):
-            j = codes == k
-            lam = np.exp(_fit_one_group(yc[:, j], np.log(lib[j]), dc))
-            mi[:, j] = lam[:, None] * lib[j][None, :]
-            mo[:, j] = lam[:, None] * common_lib
-        p = _q2qnbinom(yc, mi, mo, dc)
-        p[p < 0] = 0.0
-        out[sl] = p
+    for k in np.unique(codes):
+        j = codes == k
+        yk = np.ascontiguousarray(y[:, j], dtype=float)
+        lam = np.exp(_fit_one_group(yk, np.log(lib[j]), disp))
+        out[:, j] = _q2qnbinom(yk, lam, lib[j], common_lib, disp, clip_negative=True)
     return out
 
 
@@ -270,24 +224,17 @@ def _cond_loglik(groups: list[np.ndarray], r: Any) -> np.ndarray:
     r"""Sum over groups of edgeR's conditional NB log-likelihood given the group sums,
 
     :math:`\sum_k [\sum_{i\in k}\log\Gamma(z_i + r) + \log\Gamma(n_k r)
-    - \log\Gamma(n_k(\bar z_k + r)) - n_k\log\Gamma(r)]`, one value per gene
-    (``r`` scalar or per gene)."""
-    out = None
-    for z in groups:
-        G, nk = z.shape
-        rr = np.asarray(r, dtype=float)
-        rc = rr.reshape(-1, 1) if rr.ndim == 1 else rr
-        val = np.empty(G)
-        for sl in _gene_chunks(G, nk):
-            rs = rc[sl] if rr.ndim == 1 else rc
-            m = z[sl].mean(axis=1, keepdims=True)
-            v = (special.gammaln(z[sl] + rs).sum(axis=1, keepdims=True)
-                 + special.gammaln(nk * rs) - special.gammaln(nk * (m + rs))
-                 - nk * special.gammaln(rs))
-            val[sl] = v[:, 0]
-        out = val if out is None else out + val
-    assert out is not None
-    return out
+    - \log\Gamma(n_k(\bar z_k + r)) - n_k\log\Gamma(r)]`, one row per gene and one
+    column per value of ``r`` (a scalar, one value per gene, or a genes x grid array)."""
+    from ._kernels import cond_loglik_grid
+
+    G = groups[0].shape[0]
+    rr = np.asarray(r, dtype=float)
+    squeeze = rr.ndim < 2
+    rr = np.ascontiguousarray(np.broadcast_to(rr.reshape(-1, 1) if rr.ndim == 1 else rr,
+                                              (G, 1) if rr.ndim < 2 else rr.shape))
+    out = sum(cond_loglik_grid(z, rr) for z in groups)
+    return out[:, 0] if squeeze else out
 
 
 def _brent_fmin(f: Callable[[float], float], ax: float, bx: float, tol: float) -> float:
@@ -378,7 +325,7 @@ def _moving_average_by_col(x: np.ndarray, width: int) -> np.ndarray:
 
 
 def _split(z: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
-    return [np.ascontiguousarray(z[:, codes == k]) for k in np.unique(codes)]
+    return [np.ascontiguousarray(z[:, codes == k], dtype=float) for k in np.unique(codes)]
 
 
 def _common_disp_classic(y: np.ndarray, codes: np.ndarray, lib: np.ndarray,
@@ -414,9 +361,7 @@ def _tagwise_disp_classic(y: np.ndarray, codes: np.ndarray, lib: np.ndarray, com
     pts = np.linspace(grid_range[0], grid_range[1], grid_length)
     disp_grid = common * 2.0**pts
     delta_grid = disp_grid / (1.0 + disp_grid)
-    l0 = np.empty((G, grid_length))
-    for j, dj in enumerate(delta_grid):
-        l0[:, j] = _cond_loglik(groups, 1.0 / dj - 1.0)
+    l0 = _cond_loglik(groups, np.broadcast_to(1.0 / delta_grid - 1.0, (G, grid_length)))
     o = np.argsort(ave_log_cpm, kind="stable")
     m0 = np.empty_like(l0)
     m0[o] = _moving_average_by_col(l0[o], math.floor(span * G))
@@ -532,7 +477,7 @@ def estimate_dispersion(
     if np.all(np.bincount(codes) <= 1):
         raise ValueError("no replication: every group has a single sample")
     pdf = 10.0 if prior_df is None else float(prior_df)
-    Y = np.ascontiguousarray(df.to_numpy().T)
+    Y = np.ascontiguousarray(df.to_numpy(dtype=float).T)
     common = _common_disp_classic(Y, codes, lib)
     alc = _ave_log_cpm(Y, lib, common)
     span = 0.3

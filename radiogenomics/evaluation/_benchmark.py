@@ -292,10 +292,12 @@ class RepeatedSplitBenchmark:
         Fv = None if F is None else F.to_numpy()
         fnames = None if F is None else F.columns
         data = (Xv, y_arr, ids, genes, Fv, fnames)
-        jobs = (
-            joblib.delayed(_fit_split)(sp, fits, data, positive, self.error_score)
-            for sp, fits in tasks
-        )
+        def jobs(kernel_threads: int | None):
+            # parallel workers run the compiled kernels on one thread each (no oversubscription)
+            return (joblib.delayed(_fit_split)(sp, fits, data, positive, self.error_score,
+                                               kernel_threads)
+                    for sp, fits in tasks)
+
         n_fits = sum(len(fits) for _, fits in tasks)
         bar = tqdm(total=n_fits, desc="benchmark", unit="fit", disable=None if self.progress else True)
         client = _active_dask_client()
@@ -304,18 +306,18 @@ class RepeatedSplitBenchmark:
             if client is not None:
                 logger.info("running on the Dask cluster %s", getattr(client, "scheduler", client))
                 with joblib.parallel_backend("dask"):
-                    gen = joblib.Parallel(n_jobs=-1, return_as="generator")(jobs)
+                    gen = joblib.Parallel(n_jobs=-1, return_as="generator")(jobs(1))
                     for r in gen:
                         results.extend(r)
                         bar.update(len(r))
             elif self.n_jobs in (None, 1):
-                for job in jobs:
+                for job in jobs(None):
                     f, a, kw = job
                     r = f(*a, **kw)
                     results.extend(r)
                     bar.update(len(r))
             else:
-                gen = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+                gen = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs(1))
                 for r in gen:
                     results.extend(r)
                     bar.update(len(r))
@@ -372,8 +374,14 @@ def _frame(values, rows, ids, cols):
     return pd.DataFrame(values[rows], index=ids[rows], columns=cols)
 
 
-def _fit_split(sp: Split, fits: list, data, positive, error_score) -> list[dict]:
-    """Every (method, n_genes) of one split, in order: one record per fit."""
+def _fit_split(sp: Split, fits: list, data, positive, error_score,
+               kernel_threads: int | None = None) -> list[dict]:
+    """Every (method, n_genes) of one split, in order: one record per fit (compiled
+    kernels limited to ``kernel_threads`` threads when given)."""
+    if kernel_threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(kernel_threads), numba.config.NUMBA_NUM_THREADS)))
     return [_fit_score(sp, name, template, k, data, positive, error_score)
             for name, template, k in fits]
 
