@@ -38,10 +38,11 @@ _MAXIT = 100_000
 
 
 @njit(cache=True)
-def _log_tail(a: float, x: float, lga: float, upper: bool) -> tuple[float, float]:  # pragma: no cover
+def _log_tail(a: float, x: float, logx: float, lga: float, upper: bool
+              ) -> tuple[float, float]:  # pragma: no cover
     """(log Q(a, x) if ``upper`` else log P(a, x), log of x^a e^-x / Gamma(a)) for a > 0,
-    x > 0, given ``lga`` = lgamma(a)."""
-    lpre = a * math.log(x) - x - lga
+    x > 0, given ``logx`` = log(x) and ``lga`` = lgamma(a)."""
+    lpre = a * logx - x - lga
     if x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0:  # series (Q >~ 1e-2 here, if P is)
         ap = a
         term = 1.0 / a
@@ -82,18 +83,22 @@ def log_gamma_pq(a: float, x: float) -> tuple[float, float]:  # pragma: no cover
     if x <= 0.0:
         return -np.inf, 0.0
     lga = math.lgamma(a)
-    return _log_tail(a, x, lga, False)[0], _log_tail(a, x, lga, True)[0]
+    lx = math.log(x)
+    return _log_tail(a, x, lx, lga, False)[0], _log_tail(a, x, lx, lga, True)[0]
 
 
 @njit(cache=True)
-def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float) -> float:  # pragma: no cover
+def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float,
+                       lga: float = np.nan) -> float:  # pragma: no cover
     """Quantile of Gamma(shape=a, scale=1) at log tail probability ``lt`` (upper tail
-    when ``upper``), by safeguarded Halley iterations on ``s = log x`` from ``guess``."""
+    when ``upper``), by safeguarded Halley iterations on ``s = log x`` from ``guess``
+    (``lga`` = lgamma(a) if known)."""
     if lt == -np.inf:
         return np.inf if upper else 0.0
     if lt >= 0.0:
         return 0.0 if upper else np.inf
-    lga = math.lgamma(a)
+    if math.isnan(lga):
+        lga = math.lgamma(a)
     halley_tol = (1e-11 / max(1.0, a)) ** (1.0 / 3.0)  # the next error is ~ a * step^3
     sign = -1.0 if upper else 1.0  # sign * g is increasing in s
     s = math.log(guess) if guess > 0.0 else math.log(a)
@@ -101,7 +106,7 @@ def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float) -> float:
     hi = np.inf
     for _ in range(200):
         x = math.exp(s)
-        lcur, lpre = _log_tail(a, x, lga, upper)
+        lcur, lpre = _log_tail(a, x, s, lga, upper)
         g = lcur - lt
         if g == 0.0:
             return x
@@ -141,13 +146,16 @@ def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float) -> float:
 
 
 @njit(cache=True)
-def q2q_nbinom(x: float, mi: float, mo: float, phi: float) -> float:  # pragma: no cover
+def q2q_nbinom(x: float, mi: float, mo: float, phi: float,
+               lga_o: float = np.nan) -> float:  # pragma: no cover
     r"""edgeR ``q2qnbinom`` of one count: mean of the normal map
     :math:`\mu_o + \sqrt{v_o/v_i}(x - \mu_i)` and the gamma map
-    :math:`\Gamma_o^{-1}(\Gamma_i(x))` (upper tails for :math:`x \ge \mu_i`)."""
+    :math:`\Gamma_o^{-1}(\Gamma_i(x))` (upper tails for :math:`x \ge \mu_i`);
+    ``lga_o`` = lgamma of the output shape, if known."""
     if mi < 1e-14 or mo < 1e-14:
         mi += 0.25
         mo += 0.25
+        lga_o = np.nan
     ri = 1.0 + phi * mi
     ro = 1.0 + phi * mo
     q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
@@ -157,14 +165,14 @@ def q2q_nbinom(x: float, mi: float, mo: float, phi: float) -> float:  # pragma: 
     a_o = mo / ro
     u = x / ri
     upper = x >= mi
-    lt = _log_tail(a_i, u, math.lgamma(a_i), upper)[0]
+    lt = _log_tail(a_i, u, math.log(u), math.lgamma(a_i), upper)[0]
     if not math.isfinite(lt):
         return q1
     # Wilson-Hilferty start: the same normal score under the output shape
-    z = ((u / a_i) ** (1.0 / 3.0) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
+    z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
     base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * math.sqrt(a_o))
     guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
-    q2 = ro * gamma_quantile_log(a_o, lt, upper, guess)
+    q2 = ro * gamma_quantile_log(a_o, lt, upper, guess, lga_o)
     if not math.isfinite(q2):
         return q1
     return 0.5 * (q1 + q2)
@@ -177,8 +185,10 @@ def q2q_rows(y, lam, lib_in, lib_out, phi, clip_negative):  # pragma: no cover
     G, n = y.shape
     out = np.empty((G, n))
     for g in prange(G):
+        mo = lam[g] * lib_out
+        lga_o = math.lgamma(mo / (1.0 + phi[g] * mo)) if mo >= 1e-14 else np.nan
         for j in range(n):
-            v = q2q_nbinom(y[g, j], lam[g] * lib_in[j], lam[g] * lib_out, phi[g])
+            v = q2q_nbinom(y[g, j], lam[g] * lib_in[j], mo, phi[g], lga_o)
             if clip_negative and v < 0.0:
                 v = 0.0
             out[g, j] = v

@@ -39,7 +39,9 @@ def test_exact_test_equals_edger(exact_table):
     assert list(exact_table.columns[:4]) == ["logFC", "logCPM", "pvalue", "padj"]
     rel = np.abs(tab["pvalue"] / ref["PValue"] - 1)
     assert rel.max() < 1e-4 and rel.median() < 1e-6
-    assert stats.spearmanr(tab["pvalue"], ref["PValue"])[0] >= 0.999
+    # ~50 genes have p = 1 up to the last bit (0.9999999999999998 vs 1.0, from the order of
+    # summation of the tails): rank ties at 12 decimals, not float noise
+    assert stats.spearmanr(tab["pvalue"].round(12), ref["PValue"].round(12))[0] >= 0.999
     np.testing.assert_allclose(tab["logFC"], ref["logFC"], atol=1e-5)
     np.testing.assert_allclose(tab["logCPM"], ref["logCPM"], atol=1e-5)
     np.testing.assert_allclose(tab["padj"], ref["FDR"], rtol=1e-4)

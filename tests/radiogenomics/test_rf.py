@@ -77,27 +77,29 @@ def test_clone_and_params():
     assert not hasattr(c, "forest_")
 
 
-def test_max_features_tuned_by_inner_cv_inside_fit(monkeypatch):
+@pytest.mark.parametrize("backend", ["numba", "sklearn"])
+def test_max_features_tuned_by_inner_cv_inside_fit(monkeypatch, backend):
     """The inner CV runs inside ``fit`` on the training samples only and picks
-    ``max_features`` from :func:`mtry_grid`."""
+    ``max_features`` from :func:`mtry_grid` (both backends split with StratifiedKFold)."""
     counts, y, _ = _informative_features()
     import sklearn.model_selection as ms
 
     seen = []
-    real_fit = ms.GridSearchCV.fit
+    real_split = ms.StratifiedKFold.split
 
-    def spy(self, X, yy, **kw):
+    def spy(self, X, yy=None, groups=None):
         seen.append(np.asarray(X).shape[0])
-        return real_fit(self, X, yy, **kw)
+        return real_split(self, X, yy, groups)
 
-    monkeypatch.setattr(ms.GridSearchCV, "fit", spy)
+    monkeypatch.setattr(ms.StratifiedKFold, "split", spy)
     m = RFGenomics(n_genes=None, n_estimators=30, tune_n_estimators=10, cv=3,
-                   random_state=0).fit(counts.iloc[:40], y.iloc[:40])
-    assert seen == [40]  # tuned on the 40 training samples passed to fit
+                   random_state=0, backend=backend).fit(counts.iloc[:40], y.iloc[:40])
+    assert seen and set(seen) == {40}  # tuned on the 40 training samples passed to fit
     assert list(m.cv_results_["max_features"]) == mtry_grid(counts.shape[1])
     best = m.cv_results_.loc[m.cv_results_["mean_score"].idxmax(), "max_features"]
     assert m.best_params_["max_features"] == best
     assert m.forest_.max_features == best
     # fixed max_features: nothing tuned
-    m2 = RFGenomics(n_genes=None, n_estimators=10, max_features=3, random_state=0)
+    m2 = RFGenomics(n_genes=None, n_estimators=10, max_features=3, random_state=0,
+                    backend=backend)
     assert m2.fit(counts, y).cv_results_ is None
