@@ -326,21 +326,48 @@ def exact_tails(s1, s, n1, n2, size_unit, left, idx):  # pragma: no cover
 
 
 @njit(cache=True)
-def _average_ranks(v):  # pragma: no cover
-    """Ranks 1..n of ``v`` with ties given their average rank (R ``rank``)."""
+def _rank_in(v, lo, hi):  # pragma: no cover
+    """Mask of the elements of ``v`` whose average-tie rank (R ``rank``, 1..n) lies in
+    [lo, hi], by selection (two partitions) instead of a sort: an element strictly between
+    the order statistics of positions ``lo`` and ``hi`` is inside, one beyond them is
+    outside, and elements tied with either get their tie block's average rank."""
     n = v.size
-    order = np.argsort(v, kind="mergesort")
-    ranks = np.empty(n)
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and v[order[j + 1]] == v[order[i]]:
-            j += 1
-        r = 0.5 * (i + j) + 1.0
-        for k in range(i, j + 1):
-            ranks[order[k]] = r
-        i = j + 1
-    return ranks
+    out = np.zeros(n, dtype=np.bool_)
+    ilo = int(lo) - 1
+    ihi = int(hi) - 1
+    if ilo > ihi or ilo >= n or ihi < 0:
+        return out
+    ilo = max(ilo, 0)
+    ihi = min(ihi, n - 1)
+    t_lo = np.partition(v, ilo)[ilo]
+    t_hi = np.partition(v, ihi)[ihi]
+    less_lo = 0
+    eq_lo = 0
+    less_hi = 0
+    eq_hi = 0
+    for k in range(n):
+        x = v[k]
+        if x < t_lo:
+            less_lo += 1
+        elif x == t_lo:
+            eq_lo += 1
+        if x < t_hi:
+            less_hi += 1
+        elif x == t_hi:
+            eq_hi += 1
+    r_lo = less_lo + 0.5 * (eq_lo + 1.0)
+    r_hi = less_hi + 0.5 * (eq_hi + 1.0)
+    keep_lo = r_lo >= lo and r_lo <= hi
+    keep_hi = r_hi >= lo and r_hi <= hi
+    for k in range(n):
+        x = v[k]
+        if x > t_lo and x < t_hi:
+            out[k] = True
+        elif x == t_lo:
+            out[k] = keep_lo
+        elif x == t_hi:
+            out[k] = keep_hi
+    return out
 
 
 @njit(parallel=True, cache=True)
@@ -382,13 +409,13 @@ def tmm_factors(x, ref, lib, n_ref, logratio_trim, sum_trim, weighting, a_cutoff
         hi_l = m + 1.0 - lo_l
         lo_s = math.floor(m * sum_trim) + 1.0
         hi_s = m + 1.0 - lo_s
-        rk_r = _average_ranks(log_r[:m])
-        rk_e = _average_ranks(abs_e[:m])
+        in_r = _rank_in(log_r[:m], lo_l, hi_l)
+        in_e = _rank_in(abs_e[:m], lo_s, hi_s)
         num = 0.0
         den = 0.0
         kept = 0
         for k in range(m):
-            if rk_r[k] >= lo_l and rk_r[k] <= hi_l and rk_e[k] >= lo_s and rk_e[k] <= hi_s:
+            if in_r[k] and in_e[k]:
                 kept += 1
                 if weighting:
                     t = log_r[k] / v[k]

@@ -134,14 +134,11 @@ class _VoomModel:
             self._cache = cache
             ref_id = int(rows[self.ref])
             self._ref_id = ref_id
-            raw = np.empty(len(x))
-            for i in range(len(x)):  # loop over samples; each pair vectorised over genes
-                # genes that are zero in this sample or in the reference drop out of TMM,
-                # so the factor does not depend on which all-zero genes were removed
-                key = (int(rows[i]), ref_id)
-                if key not in cache:
-                    cache[key] = self._tmm(xk[i], lib[i])
-                raw[i] = cache[key]
+            keys = [(int(r), ref_id) for r in rows]
+            # genes that are zero in a sample or in the reference drop out of TMM, so the
+            # factor does not depend on which all-zero genes were removed
+            self._fill_tmm(keys, xk, lib)
+            raw = np.array([cache[k] for k in keys])
         elif norm == "deseq":
             with np.errstate(divide="ignore"):
                 self.gm = np.exp(np.log(xk).mean(axis=0))
@@ -164,10 +161,16 @@ class _VoomModel:
         self.W = W.to_numpy()
         self.stats = weighted_statistics(self.E, self.W, y, classes)
 
-    def _tmm(self, obs: np.ndarray, lib: float) -> float:
-        from ..counts import _tmm_pair
+    def _fill_tmm(self, keys: list, xk: np.ndarray, lib: np.ndarray) -> None:
+        """TMM factors of the rows of ``xk`` whose keys are not cached yet, in one
+        compiled call (parallel over samples)."""
+        from ..counts import _tmm_many
 
-        return _tmm_pair(obs, self.ref_x, lib, self.ref_lib)
+        todo = [i for i, k in enumerate(keys) if k not in self._cache]
+        if todo:
+            f = _tmm_many(xk[todo], self.ref_x, lib[todo], self.ref_lib)
+            for i, v in zip(todo, f, strict=True):
+                self._cache[keys[i]] = float(v)
 
     def test_logcpm(self, xte: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Test log-CPM with library sizes normalised against the training reference
@@ -176,15 +179,14 @@ class _VoomModel:
         lib = xte.sum(axis=1)
         xk = xte[:, self.keep]
         if self.norm == "TMM":
-            raw = np.empty(len(xte))
-            for i in range(len(xte)):
-                if rows is None:
-                    raw[i] = self._tmm(xk[i], lib[i])
-                    continue
-                key = (int(rows[i]), self._ref_id)
-                if key not in self._cache:
-                    self._cache[key] = self._tmm(xk[i], lib[i])
-                raw[i] = self._cache[key]
+            if rows is None:  # not part of the CV: no cache entry to share
+                from ..counts import _tmm_many
+
+                raw = _tmm_many(xk, self.ref_x, lib, self.ref_lib)
+            else:
+                keys = [(int(r), self._ref_id) for r in rows]
+                self._fill_tmm(keys, xk, lib)
+                raw = np.array([self._cache[k] for k in keys])
         elif self.norm == "deseq":
             ok = self.gm > 0
             raw = np.median(xk[:, ok] / self.gm[ok], axis=1) / lib

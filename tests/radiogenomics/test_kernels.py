@@ -85,3 +85,21 @@ def test_q2q_scalar_cases():
     # the far upper tail stays finite and ordered
     vals = [q2q_nbinom(x, 2.0, 4.0, 0.01) for x in (50.0, 200.0, 800.0)]
     assert np.all(np.isfinite(vals)) and vals[0] < vals[1] < vals[2]
+
+
+def test_rank_window_equals_average_ranks():
+    from scipy.stats import rankdata
+
+    from radiogenomics._kernels import _rank_in
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 50, 501):
+        for ties in (False, True):
+            v = rng.normal(size=n)
+            if ties:
+                v = np.round(v, 1)  # many tie blocks, also at the window edges
+            r = rankdata(v, method="average")
+            for lo, hi in ((1, n), (np.floor(n * 0.3) + 1, n - np.floor(n * 0.3)),
+                           (np.floor(n * 0.05) + 1, n - np.floor(n * 0.05)), (3, 2)):
+                want = (r >= lo) & (r <= hi)
+                np.testing.assert_array_equal(_rank_in(v, float(lo), float(hi)), want)
