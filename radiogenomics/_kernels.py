@@ -379,6 +379,9 @@ def tmm_factors(x, ref, lib, n_ref, logratio_trim, sum_trim, weighting, a_cutoff
     :math:`2^{\bar M}`."""
     n, G = x.shape
     out = np.empty(n)
+    lp_ref = np.empty(G)  # log2 proportions of the reference, once for every library
+    for g in range(G):
+        lp_ref[g] = math.log2(ref[g] / n_ref) if ref[g] > 0.0 else -np.inf
     for i in prange(n):
         n_obs = lib[i]
         log_r = np.empty(G)
@@ -392,9 +395,10 @@ def tmm_factors(x, ref, lib, n_ref, logratio_trim, sum_trim, weighting, a_cutoff
             if o <= 0.0 or r <= 0.0:
                 continue
             p_o = o / n_obs
-            p_r = r / n_ref
-            lr = math.log2(p_o / p_r)
-            ae = (math.log2(p_o) + math.log2(p_r)) / 2.0
+            lp_o = math.log2(p_o)
+            # R's log2((obs/nO)/(ref/nR)): proportional count pairs tie exactly, as in edgeR
+            lr = math.log2(p_o / (r / n_ref))
+            ae = (lp_o + lp_ref[g]) / 2.0
             if not (math.isfinite(lr) and math.isfinite(ae) and ae > a_cutoff):
                 continue
             log_r[m] = lr
