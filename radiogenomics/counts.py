@@ -16,6 +16,7 @@ function validates them with :mod:`radiogenomics._validation`.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,22 @@ _METHODS = ("library", "ratio", "tmm")
 # TMM (edgeR calcNormFactors)
 # --------------------------------------------------------------------------------------
 def _upper_quartile(x: np.ndarray, lib: np.ndarray, p: float = 0.75) -> np.ndarray:
-    """Column ``p``-quantiles (R type 7) of ``x / lib``; ``x`` is genes x samples."""
-    return np.quantile(x / lib[None, :], p, axis=0)
+    """Column ``p``-quantiles (R type 7) of ``x / lib``; ``x`` is genes x samples.
+
+    The same numbers as ``np.quantile(x / lib, p, axis=0)`` (its linear interpolation,
+    bit for bit), by one partition per sample on contiguous rows."""
+    rows = np.ascontiguousarray(x.T, dtype=float) / np.asarray(lib, dtype=float)[:, None]
+    G = rows.shape[1]
+    if G == 0:
+        return np.full(rows.shape[0], np.nan)
+    h = (G - 1) * p
+    lo = int(math.floor(h))
+    hi = min(lo + 1, G - 1)
+    part = np.partition(rows, [lo, hi] if hi != lo else [lo], axis=1)
+    a, b = part[:, lo], part[:, hi]
+    t = h - lo
+    diff = b - a
+    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 def _tmm_pair(
