@@ -294,11 +294,11 @@ def _reverse_left(samples: np.ndarray, y: np.ndarray, w: np.ndarray, sum_total: 
 
 
 @njit(cache=True, inline="always")
-def _update(samples: np.ndarray, y: np.ndarray, w: np.ndarray, sum_total: np.ndarray,
-            sum_left: np.ndarray, sum_right: np.ndarray, wnn: float, end: int, pos: int,
-            wl: float, new_pos: int) -> tuple[int, float, float]:  # pragma: no cover
-    """Move ``samples[pos:new_pos]`` to the left child, from whichever end is nearer (as
-    ``ClassificationCriterion.update``); returns ``(new_pos, w_left, w_right)``."""
+def _move_left(samples: np.ndarray, y: np.ndarray, w: np.ndarray, sum_total: np.ndarray,
+               sum_left: np.ndarray, wnn: float, end: int, pos: int, wl: float,
+               new_pos: int) -> float:  # pragma: no cover
+    """The class sums and weight of the left child once ``samples[pos:new_pos]`` joined it:
+    added one by one, or recomputed from the right end when that is nearer."""
     if (new_pos - pos) <= (end - new_pos):
         for q in range(pos, new_pos):
             i = samples[q]
@@ -306,6 +306,16 @@ def _update(samples: np.ndarray, y: np.ndarray, w: np.ndarray, sum_total: np.nda
             wl += w[i]
     else:
         wl = _reverse_left(samples, y, w, sum_total, sum_left, wnn, end, new_pos)
+    return wl
+
+
+@njit(cache=True, inline="always")
+def _update(samples: np.ndarray, y: np.ndarray, w: np.ndarray, sum_total: np.ndarray,
+            sum_left: np.ndarray, sum_right: np.ndarray, wnn: float, end: int, pos: int,
+            wl: float, new_pos: int) -> tuple[int, float, float]:  # pragma: no cover
+    """Move ``samples[pos:new_pos]`` to the left child, from whichever end is nearer (as
+    ``ClassificationCriterion.update``); returns ``(new_pos, w_left, w_right)``."""
+    wl = _move_left(samples, y, w, sum_total, sum_left, wnn, end, pos, wl, new_pos)
     for c in range(sum_total.shape[0]):
         sum_right[c] = sum_total[c] - sum_left[c]
     return new_pos, wl, wnn - wl
@@ -387,14 +397,8 @@ def _node_split(X: np.ndarray, y: np.ndarray, w: np.ndarray, samples: np.ndarray
                 continue
             if p - start < min_samples_leaf or end - p < min_samples_leaf:
                 continue
-            # criterion.update(p), written out (as _update) for speed
-            if (p - pos) <= (end - p):
-                for q in range(pos, p):
-                    i = samples[q]
-                    sum_left[y[i]] += w[i]
-                    wl += w[i]
-            else:
-                wl = _reverse_left(samples, y, w, sum_total, sum_left, wnn, end, p)
+            # criterion.update(p) without filling sum_right (summed below)
+            wl = _move_left(samples, y, w, sum_total, sum_left, wnn, end, pos, wl, p)
             pos = p
             wr = wnn - wl
             sq_left = 0.0
