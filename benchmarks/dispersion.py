@@ -83,6 +83,7 @@ def pd_frame(y):
 
 
 def _child(which: str, n_genes: int, n_samples: int, trace: bool, q: mp.Queue) -> None:
+    os.setpgrp()  # its own process group: a timeout ends pydeseq2's joblib workers too
     counts, y = simulate(n_genes, n_samples)
     fn = _ours if which == "ours" else _pydeseq2
     if which == "ours":  # warm the imports and the compiled kernels outside the timing
@@ -99,12 +100,27 @@ def _child(which: str, n_genes: int, n_samples: int, trace: bool, q: mp.Queue) -
     q.put((wall, peak, rss))
 
 
-def measure(which: str, n_genes: int, n_samples: int, trace: bool) -> tuple[float, float, float]:
+def measure(which: str, n_genes: int, n_samples: int, trace: bool,
+            timeout: float | None = None) -> tuple[float, float, float] | None:
+    """Run one measurement in a spawned child; ``None`` if it has not answered within
+    ``timeout`` seconds (the child is then terminated)."""
+    import queue
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(which, n_genes, n_samples, trace, q))
     p.start()
-    out = q.get()
+    try:
+        out = q.get(timeout=timeout)
+    except queue.Empty:
+        import signal
+
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        p.join()
+        return None
     p.join()
     return out
 
@@ -115,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma-separated GENESxSAMPLES (default: %(default)s)")
     ap.add_argument("--deseq2-large", action="store_true",
                     help="also run pydeseq2 on sizes with more than 100 samples (hours)")
+    ap.add_argument("--deseq2-timeout", type=float, default=900.0,
+                    help="give up on a pydeseq2 run after this many seconds (default %(default)s)")
     args = ap.parse_args(argv)
     gib = 1024**3
     import numba
@@ -130,7 +148,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ours  classic dispersion + exact test: {wall:8.1f} s   "
               f"tracemalloc peak {peak / gib:5.2f} GiB   process max RSS {rss / gib:5.2f} GiB")
         if n <= 100 or args.deseq2_large:
-            dwall, _, drss = measure("deseq2", g, n, trace=False)
+            res = measure("deseq2", g, n, trace=False, timeout=args.deseq2_timeout)
+            if res is None:  # seen on this machine: loky workers left idle, no progress
+                print(f"pydeseq2 deseq2() did not finish in {args.deseq2_timeout:g} s "
+                      "(stalled joblib workers?); rerun for its time")
+                continue
+            dwall, _, drss = res
             print(f"pydeseq2 deseq2() (n_cpus={DESEQ2_CPUS}):       {dwall:8.1f} s   "
                   f"process max RSS {drss / gib:5.2f} GiB")
             print(f"speed-up ours vs pydeseq2: {dwall / wall:6.1f}x")
