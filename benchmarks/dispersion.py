@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import resource
+import signal
 import sys
 import time
 import tracemalloc
@@ -103,9 +105,7 @@ def _child(which: str, n_genes: int, n_samples: int, trace: bool, q: mp.Queue) -
 def measure(which: str, n_genes: int, n_samples: int, trace: bool,
             timeout: float | None = None) -> tuple[float, float, float] | None:
     """Run one measurement in a spawned child; ``None`` if it has not answered within
-    ``timeout`` seconds (the child is then terminated)."""
-    import queue
-
+    ``timeout`` seconds (the child's process group, its workers included, is then ended)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(which, n_genes, n_samples, trace, q))
@@ -113,8 +113,6 @@ def measure(which: str, n_genes: int, n_samples: int, trace: bool,
     try:
         out = q.get(timeout=timeout)
     except queue.Empty:
-        import signal
-
         try:
             os.killpg(p.pid, signal.SIGTERM)
         except ProcessLookupError:
