@@ -128,11 +128,18 @@ def _case_features(
     image_error: str = "",
 ) -> tuple[dict[str, Any], list[str]]:
     from imaging.io import as_label_array
-    from imaging.volumes import subregion_percentages, subregion_volumes, volume_ratios
+    from imaging.labels import resolve_schema
+    from imaging.volumes import (
+        label_counts,
+        subregion_percentages,
+        subregion_volumes,
+        volume_ratios,
+    )
 
-    sch = get_schema(schema)
     arr, sp, aff = as_label_array(mask)  # a bad mask fails the whole case
-    vols = subregion_volumes(arr, sch, spacing=sp, strict=strict)
+    # no schema named: infer it, refusing a map whose values fit more than one schema
+    sch = resolve_schema(schema, np.flatnonzero(label_counts(arr)), name=str(mask))
+    vols = subregion_volumes(arr, sch, spacing=sp, strict=strict, name=str(mask))
     row: dict[str, Any] = dict(vols)
     if {"ET", "NCR", "ED", "WT"} <= set(vols.index):
         row.update(volume_ratios(vols))
@@ -209,7 +216,8 @@ def cohort_features(
     ----------
     masks : directory of ``<case>.nii[.gz]`` label maps
     images : directory of images, needed for radiomics (see :func:`find_image`)
-    schema : label schema (name, file or LabelSchema)
+    schema : label schema (name, file or LabelSchema); ``None`` infers it per case and fails
+        a case whose values fit more than one schema (:func:`imaging.labels.infer_schema`)
     morphology : add ``shape_*`` columns (whole lesion = all schema labels)
     radiomics : None, True (default parameters) or a pyradiomics YAML parameter file / dict
     radiomics_region : region of ``schema`` to describe with radiomics (default WT)
@@ -229,7 +237,7 @@ def cohort_features(
     """
     from joblib import Parallel, delayed
 
-    sch = get_schema(schema)
+    sch = None if schema is None or str(schema).lower() == "auto" else get_schema(schema)
     found = find_cases(masks)
     jobs: dict[str, dict[str, Any]] = {}
     if pairs is not None:

@@ -18,10 +18,21 @@ Built-in schemas
 ----------------
 ``brats``
     BraTS adult glioma: 1 necrosis / non-enhancing core (NCR), 2 edema (ED), 4 (BraTS up to
-    2021) or 3 (BraTS 2023) enhancing tumour (ET); TC = ET + NCR, WT = ET + NCR + ED.
+    2021) or 3 (BraTS 2023) enhancing tumour (ET); TC = ET + NCR, WT = ET + NCR + ED. One map
+    may use only ONE of the two ET conventions: a map holding both 3 and 4 is refused (it is
+    either a paediatric map or a mix of conventions).
+``brats2021`` / ``brats2023``
+    The same with only ET = 4 (BraTS <= 2021) or only ET = 3 (BraTS 2023).
 ``paediatric`` (aliases ``pediatric``, ``peds``, ``brats-peds``)
     Paediatric four-region schema: 1 enhancing (ET), 2 non-enhancing (NET), 3 cystic
-    component (CC), 4 edema (ED); TC = ET + NET + CC, WT = all four.
+    component (CC), 4 edema (ED); TC = ET + NET + CC, WT = all four, and seed 002's
+    composite ``NET+CC+ED`` (the non-enhancing components with the edema).
+
+Which schema? Labels 1-4 fit both the adult and the paediatric schemas, so the values of a
+map cannot say which one it follows. :func:`infer_schema` (used when no schema is named,
+``schema=None``) accepts a map only when exactly one built-in schema fits it cleanly, and
+otherwise refuses it with a message naming the file, the values found and the choices.
+:func:`set_et_label` writes either BraTS ET convention.
 
 Label 0 is always background. Only numpy is needed (YAML schemas import ``yaml`` lazily).
 """
@@ -44,6 +55,9 @@ __all__ = [
     "get_schema",
     "load_schema",
     "check_labels",
+    "infer_schema",
+    "resolve_schema",
+    "set_et_label",
     "region_masks",
 ]
 
@@ -62,12 +76,16 @@ class LabelSchema:
     composites : dict[str, tuple[str, ...]]
         Composite region -> base regions it unites (e.g. ``TC``, ``WT``).
     description : str
+    exclusive : tuple of tuples of int
+        Groups of label values that must not occur together in one map (BraTS: ``(3, 4)``,
+        the 2023 and the <= 2021 enhancing-tumour labels).
     """
 
     name: str
     regions: dict[str, tuple[int, ...]]
     composites: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    exclusive: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.regions:
@@ -137,20 +155,25 @@ class LabelSchema:
         composites = {
             str(k): tuple(str(p) for p in v) for k, v in dict(data.get("composites") or {}).items()
         }
+        exclusive = tuple(tuple(int(v) for v in group) for group in data.get("exclusive") or ())
         return cls(
             name=str(data.get("name") or name or "custom"),
             regions=regions,
             composites=composites,
             description=str(data.get("description", "")),
+            exclusive=exclusive,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "description": self.description,
             "regions": {k: {"labels": list(v)} for k, v in self.regions.items()},
             "composites": {k: list(v) for k, v in self.composites.items()},
         }
+        if self.exclusive:
+            out["exclusive"] = [list(g) for g in self.exclusive]
+        return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -217,10 +240,29 @@ def get_schema(schema: str | os.PathLike[str] | Mapping[str, Any] | LabelSchema 
     )
 
 
+def _present(values: np.ndarray | Iterable[int]) -> list[int]:
+    arr = np.asarray(values)
+    if arr.ndim == 1 and arr.size <= 64:
+        present = np.unique(arr)
+    else:
+        from imaging.volumes import label_counts
+
+        present = np.flatnonzero(label_counts(arr))
+    return sorted(int(v) for v in present if v != 0)
+
+
 def check_labels(
-    values: np.ndarray | Iterable[int], schema: Any = "brats", *, strict: bool = True
+    values: np.ndarray | Iterable[int],
+    schema: Any = "brats",
+    *,
+    strict: bool = True,
+    name: str | None = None,
 ) -> list[int]:
     """Check that every non-zero value of a label map belongs to ``schema``.
+
+    Also refuses a map that mixes labels the schema declares mutually exclusive (BraTS: ET
+    as both 3 and 4), whatever ``strict`` says: such a map is a paediatric map or a mix of
+    conventions, and any volume computed from it would be wrong.
 
     Parameters
     ----------
@@ -230,6 +272,8 @@ def check_labels(
     strict : bool, default True
         Raise ``ValueError`` on unknown labels; with ``strict=False`` return them instead
         (and log a warning).
+    name : str, optional
+        File (or case) named in the messages.
 
     Returns
     -------
@@ -237,11 +281,21 @@ def check_labels(
         The unknown label values (empty when all are known).
     """
     sch = get_schema(schema)
-    present = np.unique(np.asarray(values))
-    unknown = sorted(int(v) for v in present if v != 0 and v not in sch.labels)
+    present = _present(values)
+    where = f"{name}: " if name else ""
+    for group in sch.exclusive:
+        both = [v for v in group if v in present]
+        if len(both) > 1:
+            raise ValueError(
+                f"{where}label map has values {present}, including {both}, which schema "
+                f"{sch.name!r} does not allow together (BraTS: ET is 4 up to 2021 and 3 in 2023; "
+                "labels 1-4 all present usually mean a paediatric map); name the schema: "
+                f"--schema {' | '.join(_SCHEMA_CHOICES)}"
+            )
+    unknown = [v for v in present if v not in sch.labels]
     if unknown:
         msg = (
-            f"label map has values {unknown} that are not in schema {sch.name!r} "
+            f"{where}label map has values {unknown} that are not in schema {sch.name!r} "
             f"(known labels {list(sch.labels)}; 0 = background)"
         )
         if strict:
@@ -250,6 +304,79 @@ def check_labels(
 
         logging.getLogger(__name__).warning(msg)
     return unknown
+
+
+#: built-in schemas a map may be read with (the choices named in refusals)
+_SCHEMA_CHOICES: tuple[str, ...] = ("brats2021", "brats2023", "brats", "paediatric")
+#: the schema families told apart by :func:`infer_schema` (brats covers both ET conventions)
+_FAMILIES: tuple[str, ...] = ("brats", "paediatric")
+
+
+def infer_schema(values: np.ndarray | Iterable[int], *, name: str | None = None) -> LabelSchema:
+    """The built-in schema of a label map, when its values leave no doubt.
+
+    A schema *fits* when every non-zero value is one of its labels, and fits *cleanly* when
+    the map also respects its exclusive groups (no BraTS map with ET as both 3 and 4). The
+    map is accepted only when exactly one of ``brats`` and ``paediatric`` fits cleanly and no
+    other fits at all; anything else (values 1-4 fit both; a map with 3 and 4 fits brats
+    only uncleanly) raises ``ValueError`` naming the file, the values found and the
+    ``--schema`` choices. An empty map fits both and is refused too.
+
+    Returns
+    -------
+    LabelSchema
+    """
+    present = _present(values)
+    where = f"{name}: " if name else ""
+    fits = [f for f in _FAMILIES if set(present) <= set(get_schema(f).labels)]
+    clean = [
+        f for f in fits
+        if not any(sum(v in present for v in g) > 1 for g in get_schema(f).exclusive)
+    ]
+    if len(fits) == 1 and len(clean) == 1:
+        return get_schema(clean[0])
+    if not fits:
+        why = "fit no built-in schema"
+    elif len(fits) > 1:
+        why = f"fit more than one schema ({', '.join(fits)})"
+    else:
+        why = f"fit {fits[0]!r} only with ET as both 3 and 4 (BraTS <= 2021 and 2023 labels mixed)"
+    raise ValueError(
+        f"{where}label values {present} {why}, so the schema cannot be told from the map; "
+        f"name it with --schema ({' | '.join(_SCHEMA_CHOICES)} or a .json/.yaml file)"
+    )
+
+
+def resolve_schema(
+    schema: Any, values: np.ndarray | Iterable[int], *, name: str | None = None
+) -> LabelSchema:
+    """``schema`` itself when one is named; :func:`infer_schema` of ``values`` when it is
+    ``None`` or ``"auto"``."""
+    if schema is None or (isinstance(schema, str) and schema.lower() == "auto"):
+        return infer_schema(values, name=name)
+    return get_schema(schema)
+
+
+def set_et_label(label_map: np.ndarray, et: int, schema: Any = "brats") -> np.ndarray:
+    """Rewrite a BraTS label map's enhancing tumour as ``et`` (4: BraTS <= 2021, 3: 2023).
+
+    Every ET label of ``schema`` (3 and 4 for ``brats``) becomes ``et``; other labels are
+    unchanged. Returns a new array of the input's dtype.
+
+    Examples
+    --------
+    >>> set_et_label(np.array([0, 1, 2, 3]), 4).tolist()
+    [0, 1, 2, 4]
+    """
+    if et not in (3, 4):
+        raise ValueError(f"BraTS enhancing-tumour label must be 3 (2023) or 4 (<= 2021), got {et}")
+    sch = get_schema(schema)
+    if "ET" not in sch.regions or not set(sch.regions["ET"]) & {3, 4}:
+        raise ValueError(f"set_et_label needs a BraTS schema (ET labelled 3 or 4), got {sch.name!r}")
+    arr = np.asarray(label_map)
+    out = arr.copy()
+    out[np.isin(arr, sch.regions["ET"])] = et
+    return out
 
 
 def region_masks(label_map: np.ndarray, schema: Any = "brats") -> dict[str, np.ndarray]:

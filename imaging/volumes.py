@@ -12,13 +12,14 @@ necrosis, or any percentage of an empty tumour) is **NaN**, never ``inf``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from imaging.labels import LabelSchema, check_labels, get_schema
+from imaging.labels import LabelSchema, check_labels, resolve_schema
 
 __all__ = [
     "RATIO_NAMES",
@@ -69,10 +70,11 @@ def label_counts(labels: np.ndarray) -> np.ndarray:
 
 def subregion_volumes(
     label_map: Any,
-    schema: str | LabelSchema | Mapping[str, Any] = "brats",
+    schema: str | LabelSchema | Mapping[str, Any] | None = "brats",
     *,
     spacing: Any = None,
     strict: bool = True,
+    name: str | None = None,
 ) -> pd.Series:
     """Volume (mL) of every sub-region of a label map.
 
@@ -87,14 +89,19 @@ def subregion_volumes(
     ----------
     label_map : path, nibabel image, or ndarray
         Integer label map. An array is in nibabel axis order (x, y, z) and needs ``spacing``.
-    schema : str, path, mapping or LabelSchema, default "brats"
+    schema : str, path, mapping, LabelSchema or None, default "brats"
         ``"brats"`` gives ET, NCR, ED, TC (= ET + NCR), WT; ``"paediatric"`` gives ET, NET,
-        CC, ED, TC (= ET + NET + CC), WT. See :mod:`imaging.labels`.
+        CC, ED, TC (= ET + NET + CC), WT, NET+CC+ED. See :mod:`imaging.labels`. A BraTS map
+        with ET as both 3 and 4 is refused. ``None`` (or ``"auto"``) infers the schema from the
+        map's values and refuses a map that fits more than one
+        (:func:`imaging.labels.infer_schema`).
     spacing : (sx, sy, sz) in mm, optional
         Required for an array; for an image it must agree with the header.
     strict : bool, default True
         Unknown label values raise ``ValueError``; with ``strict=False`` they are ignored
         (not counted in any region) and logged.
+    name : str, optional
+        File or case named in error messages (default: the path, when one is given).
 
     Returns
     -------
@@ -110,7 +117,6 @@ def subregion_volumes(
     >>> subregion_volumes(lab, spacing=(2, 2, 2)).tolist()
     [0.2, 0.4, 0.4, 0.6, 1.0]
     """
-    sch = get_schema(schema)
     if isinstance(label_map, np.ndarray):
         if label_map.ndim != 3:
             raise ValueError(f"label map array must be 3-D (x, y, z), got shape {label_map.shape}")
@@ -129,9 +135,12 @@ def subregion_volumes(
 
         arr, sp_t, _ = as_label_array(label_map, spacing)
         sp = np.asarray(sp_t, dtype=float)
+        if name is None and isinstance(label_map, str | os.PathLike):
+            name = str(label_map)
     counts = label_counts(arr)
     present = np.flatnonzero(counts)
-    check_labels(present, sch, strict=strict)
+    sch = resolve_schema(schema, present, name=name)
+    check_labels(present, sch, strict=strict, name=name)
     voxel_ml = float(np.prod(sp)) / 1000.0
 
     def n(labels: tuple[int, ...]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +18,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "eight volume ratios and percentages of WT; optionally shape measures "
             "(--morphology), pyradiomics features (--radiomics params.yaml) and the change "
             "between an initial and a repeat scan (--pairs). A bad case is reported in the "
-            "'errors' column and does not stop the cohort; the table is written atomically."
+            "'errors' column and does not stop the cohort; the table is written atomically. "
+            "Exit status 1 when every case failed. "
+            "Example: imaging features --masks masks/ --schema paediatric --morphology --out features.csv"
         ),
     )
     p.add_argument("--masks", required=True, help="directory of <case>.nii[.gz] label maps")
     p.add_argument("--images", help="directory of images (<case>.nii.gz or <case>_0000.nii.gz); for radiomics")
-    p.add_argument("--schema", default="brats", help="label schema: brats, paediatric or a .json/.yaml file")
+    p.add_argument(
+        "--schema", default=None,
+        help="label schema: brats2021 (ET=4), brats2023 (ET=3), brats (either, not both), paediatric, "
+        "or a .json/.yaml file. Default: told from each map's values, and a map whose values fit "
+        "more than one schema (labels 1-4 fit both adult and paediatric) is refused",
+    )
     p.add_argument("--out", required=True, help="output table (.csv, .tsv or .parquet)")
     p.add_argument("--morphology", action="store_true", help="add shape_* columns (whole lesion)")
     p.add_argument(
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from imaging.features import cohort_features, write_table
     from imaging.labels import get_schema
 
-    schema = get_schema(args.schema)  # fail fast on a bad schema and output name
+    schema = None if args.schema is None else get_schema(args.schema)  # fail fast on a bad schema
     if not str(args.out).lower().endswith((".csv", ".tsv", ".parquet")):
         raise ValueError(f"{args.out}: output must end in .csv, .tsv or .parquet")
     radiomics = None
@@ -70,5 +78,10 @@ def run(args: argparse.Namespace) -> int:
     n_bad = int((table["errors"] != "").sum())
     logger.info("wrote %d patients (%d with errors) to %s", len(table), n_bad, args.out)
     if n_bad:
-        logger.warning("%d case(s) failed; see the 'errors' column of %s", n_bad, args.out)
-    return 0
+        first = table.loc[table["errors"] != "", "errors"].iloc[0]
+        print(
+            f"imaging features: {n_bad} of {len(table)} case(s) failed (see the 'errors' column of "
+            f"{args.out}); first: {' '.join(str(first).split())}",
+            file=sys.stderr,
+        )
+    return 1 if n_bad == len(table) else 0

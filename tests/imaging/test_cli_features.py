@@ -27,7 +27,7 @@ def test_phantoms_command(cohort):
 
 def test_features_volumes_ratios(cohort, tmp_path):
     out = tmp_path / "features.csv"
-    assert main(["features", "--masks", str(cohort / "masks"), "--out", str(out), "--no-progress"]) == 0
+    assert main(["features", "--masks", str(cohort / "masks"), "--schema", "brats", "--out", str(out), "--no-progress"]) == 0
     f = pd.read_csv(out, index_col="patient", keep_default_na=False, na_values=[""])
     truth = pd.read_csv(cohort / "phantoms.csv", index_col="case")
     np.testing.assert_allclose(f[["ET", "NCR", "ED", "TC", "WT"]], truth[["ET", "NCR", "ED", "TC", "WT"]], rtol=1e-9)
@@ -51,7 +51,7 @@ def test_features_bad_case_reported_and_parallel(cohort, tmp_path):
     rc = main([
         "features", "--masks", str(masks), "--images", str(cohort / "images"), "--out", str(out),
         "--morphology", "--radiomics", str(tmp_path / "params.yaml"), "--channel", "1",
-        "-j", "2", "--no-progress",
+        "-j", "2", "--no-progress", "--schema", "brats",
     ])
     assert rc == 0
     f = pd.read_csv(out, index_col="patient", keep_default_na=False, na_values=[""])
@@ -64,7 +64,7 @@ def test_features_bad_case_reported_and_parallel(cohort, tmp_path):
     assert f.loc["case_000", "original_firstorder_Mean"] > 0
     # --lenient: the unknown label is ignored, the case is measured
     out2 = tmp_path / "f2.parquet"
-    assert main(["features", "--masks", str(masks), "--out", str(out2), "--lenient", "--no-progress"]) == 0
+    assert main(["features", "--masks", str(masks), "--out", str(out2), "--lenient", "--no-progress", "--schema", "brats"]) == 0
     g = pd.read_parquet(out2)
     assert g.loc["oddlabel", "WT"] == pytest.approx(g.loc["case_000", "WT"])
 
@@ -73,7 +73,8 @@ def test_features_pairs(cohort, tmp_path):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("patient,initial,repeat\nP1,case_000,case_000\nP2,case_000,case_001\n")
     out = tmp_path / "p.csv"
-    assert main(["features", "--masks", str(cohort / "masks"), "--pairs", str(pairs), "--out", str(out), "--no-progress"]) == 0
+    assert main(["features", "--masks", str(cohort / "masks"), "--pairs", str(pairs), "--out", str(out), "--no-progress",
+                 "--schema", "brats2023"]) == 0
     f = pd.read_csv(out, index_col="patient", keep_default_na=False, na_values=[""])
     assert list(f.index) == ["P1", "P2"]
     assert f.loc["P1", "change_volume_change_ml"] == 0 and f.loc["P1", "change_center_shift_mm"] == 0
@@ -104,3 +105,25 @@ def test_features_cli_errors(cohort, tmp_path, capsys):
         assert main(["features", "--masks", str(cohort / "masks"), "--no-progress", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and match in err[0], err
+
+
+def test_paediatric_maps_need_the_schema_named(tmp_path, capsys):
+    """Issue 15: paediatric maps were read as BraTS (ET = ET + CC) and the command exited 0."""
+    root = tmp_path / "peds"
+    assert main(["phantoms", "--out", str(root), "--n", "2", "--shape", "32", "--schema", "paediatric"]) == 0
+    out = tmp_path / "f.csv"
+    capsys.readouterr()
+    # no schema: every case is refused (values 1-4 fit both schemas), exit 1, count on stderr
+    assert main(["features", "--masks", str(root / "masks"), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "2 of 2 case(s) failed" in err and "--schema" in err and len(err.strip().splitlines()) == 1
+    f = pd.read_csv(out, index_col="patient")
+    assert f["errors"].str.contains(r"case_000\.nii\.gz: label values \[1, 2, 3, 4\]").any()
+    # read as BraTS: refused too (ET would be labels 3 + 4)
+    assert main(["features", "--masks", str(root / "masks"), "--schema", "brats", "--out", str(out), "--no-progress"]) == 1
+    # named: the true volumes, with seed 002's composite
+    assert main(["features", "--masks", str(root / "masks"), "--schema", "paediatric", "--out", str(out), "--no-progress"]) == 0
+    f = pd.read_csv(out, index_col="patient")
+    truth = pd.read_csv(root / "phantoms.csv", index_col="case")
+    np.testing.assert_allclose(f["ET"], truth["ET"], rtol=1e-12)
+    np.testing.assert_allclose(f["NET+CC+ED"], truth["NET"] + truth["CC"] + truth["ED"], rtol=1e-12)

@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from imaging.labels import LabelSchema, available_schemas, check_labels, get_schema, region_masks
+from imaging.labels import (
+    LabelSchema,
+    available_schemas,
+    check_labels,
+    get_schema,
+    infer_schema,
+    region_masks,
+    set_et_label,
+)
 
 
 def test_builtin_schemas():
@@ -17,7 +25,8 @@ def test_builtin_schemas():
     assert b.region_labels("TC") == (1, 3, 4)
     assert b.region_labels("WT") == (1, 2, 3, 4)
     p = get_schema("paediatric")
-    assert p.names == ["ET", "NET", "CC", "ED", "TC", "WT"]
+    assert p.names == ["ET", "NET", "CC", "ED", "TC", "WT", "NET+CC+ED"]
+    assert p.region_labels("NET+CC+ED") == (2, 3, 4)  # seed 002's composite
     assert p.composites["TC"] == ("ET", "NET", "CC")
     assert p.region_labels("TC") == (1, 2, 3)
     assert get_schema("pediatric") == p
@@ -65,6 +74,39 @@ def test_unknown_labels(caplog):
     assert check_labels(lab, "brats", strict=False) == [7, 9]
     assert "7, 9" in caplog.text
     assert check_labels(np.array([0, 1, 2, 3]), "brats") == []
+
+
+def test_brats_map_with_both_et_labels_is_refused():
+    # a paediatric map (1-4) read as BraTS: ET = 3 + 4 would be wrong, so it is refused
+    with pytest.raises(ValueError, match=r"peds\.nii\.gz.*\[1, 2, 3, 4\].*\[3, 4\].*--schema"):
+        check_labels(np.array([0, 1, 2, 3, 4]), "brats", name="peds.nii.gz")
+    with pytest.raises(ValueError, match="not allow together"):
+        check_labels(np.array([0, 1, 2, 3, 4]), "brats", strict=False)
+    assert check_labels(np.array([0, 1, 2, 3, 4]), "paediatric") == []
+    with pytest.raises(ValueError, match=r"\[3\].*brats2021"):
+        check_labels(np.array([0, 1, 3]), "brats2021")
+    assert check_labels(np.array([0, 1, 2, 4]), "brats2021") == []
+    assert get_schema("brats2023").region_labels("ET") == (3,)
+
+
+def test_infer_schema_refuses_ambiguous_maps():
+    for values, why in [([0, 1, 2, 3], "more than one schema"), ([0, 1, 2, 4], "more than one schema"),
+                        ([0, 1, 2, 3, 4], "more than one schema"), ([0], "more than one"),
+                        ([0, 7], "no built-in schema")]:
+        with pytest.raises(ValueError, match=rf"m\.nii: label values .*{why}.*--schema"):
+            infer_schema(np.array(values), name="m.nii")
+    custom = LabelSchema("x", {"A": (1,)})
+    assert check_labels([0, 1], custom) == []
+
+
+def test_set_et_label_both_conventions():
+    lab = np.array([0, 1, 2, 3, 2])
+    assert set_et_label(lab, 4).tolist() == [0, 1, 2, 4, 2]
+    assert set_et_label(set_et_label(lab, 4), 3).tolist() == lab.tolist()
+    with pytest.raises(ValueError, match="3 \\(2023\\) or 4"):
+        set_et_label(lab, 5)
+    with pytest.raises(ValueError, match="BraTS schema"):
+        set_et_label(lab, 4, "paediatric")
 
 
 def test_region_masks():

@@ -57,8 +57,15 @@ def test_phantom_volumes_match_analytic_counts(schema, spacing):
     for region, e in info["expected_volumes_ml"].items():
         assert v[region] == pytest.approx(e, rel=1e-12)
     if schema == "paediatric":
-        assert list(v.index) == ["ET", "NET", "CC", "ED", "TC", "WT"]
+        assert list(v.index) == ["ET", "NET", "CC", "ED", "TC", "WT", "NET+CC+ED"]
         assert v["TC"] == pytest.approx(v["ET"] + v["NET"] + v["CC"])
+        assert v["NET+CC+ED"] == pytest.approx(v["NET"] + v["CC"] + v["ED"])
+        # the same map read without a schema is refused (1-4 fit brats and paediatric) ...
+        with pytest.raises(ValueError, match="more than one schema"):
+            subregion_volumes(lab, None, spacing=spacing)
+        # ... and read as BraTS it is refused too (ET would be 3 + 4)
+        with pytest.raises(ValueError, match="3, 4"):
+            subregion_volumes(lab, "brats", spacing=spacing)
 
 
 def test_unknown_labels_strict_and_lenient():
