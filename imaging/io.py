@@ -35,6 +35,7 @@ __all__ = [
     "save_nifti",
     "as_label_array",
     "is_nifti",
+    "read_image",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def load_nifti(image: ImageLike, *, canonical: bool = True) -> Any:
             img = nib.load(str(path))
         except Exception as exc:  # nibabel raises several types for corrupt files
             raise ValueError(f"{path}: cannot read NIfTI image ({exc})") from exc
+        _check_stored_spacing(path, img)
     elif hasattr(image, "affine") and hasattr(image, "shape"):
         img = image
     else:
@@ -114,10 +116,41 @@ def load_nifti(image: ImageLike, *, canonical: bool = True) -> Any:
     return img
 
 
+def _check_stored_spacing(path: Path, img: Any) -> None:
+    """Refuse a file whose stored voxel spacing is zero or not finite.
+
+    nibabel silently replaces a zero ``pixdim`` by 1 mm when it reads a header (only a log
+    line says so), which would give every volume in the wrong unit; the raw header is
+    therefore read again without that fix, and the affine's column norms are checked too.
+    """
+    from nibabel.openers import ImageOpener
+
+    try:
+        with ImageOpener(str(path)) as f:
+            raw = type(img.header).from_fileobj(f, check=False)
+        pixdim = np.asarray(raw["pixdim"][1:4], dtype=float)
+    except Exception:  # not a NIfTI-1/2 header we can re-read: rely on the affine check
+        pixdim = np.ones(3)
+    col = np.sqrt((np.asarray(img.affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
+    bad = [(name, v) for name, v in zip("xyz", pixdim, strict=True) if not np.isfinite(v) or v == 0]
+    if bad or not np.all(np.isfinite(col)) or np.any(col <= 0):
+        shown = ", ".join(f"{v:g}" for v in pixdim)
+        raise ValueError(
+            f"{path}: voxel spacing is zero or not finite (header pixdim {shown}; affine column "
+            f"norms {', '.join(f'{v:g}' for v in col)} mm); fix the header (e.g. set pixdim to "
+            "the true spacing) instead of letting it default to 1 mm"
+        )
+
+
 def voxel_spacing(image: Any) -> tuple[float, float, float]:
-    """Voxel spacing (sx, sy, sz) in mm from the header (nibabel axis order x, y, z)."""
-    zooms = image.header.get_zooms()[:3]
-    return tuple(float(z) for z in zooms)  # type: ignore[return-value]
+    """Voxel spacing (sx, sy, sz) in mm from the header (nibabel axis order x, y, z).
+
+    Raises ``ValueError`` naming the file when a spacing is zero or not finite.
+    """
+    zooms = tuple(float(z) for z in image.header.get_zooms()[:3])
+    if any(not np.isfinite(z) or z <= 0 for z in zooms):
+        raise ValueError(f"{_name(image)}: voxel spacing {zooms} mm has a zero, negative or non-finite entry")
+    return zooms  # type: ignore[return-value]
 
 
 def load_image(image: ImageLike) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
@@ -260,3 +293,25 @@ def save_nifti(
     with atomic_path(path, suffix=suffix) as tmp:
         nib.save(img, str(tmp))
     return path
+
+
+def read_image(
+    path: str | os.PathLike[str], *, series: str | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Read a NIfTI file or a DICOM series folder: ``(data float32 (x, y, z), RAS affine, spacing mm)``.
+
+    A folder is read as a DICOM series with :func:`imaging.dicom.read_dicom_series`
+    (``series`` picks one when the folder holds several); a ``.nii``/``.nii.gz`` file with
+    :func:`load_image`. Both are reoriented to canonical RAS+.
+    """
+    p = Path(path)
+    if p.is_dir():
+        from imaging.dicom import read_dicom_series
+
+        data, affine, spacing = read_dicom_series(p, series=series)
+        return np.asarray(data, dtype=np.float32), affine, spacing
+    if not p.exists():
+        raise FileNotFoundError(f"image not found: {p}")
+    if not is_nifti(p):
+        raise ValueError(f"{p}: expected a NIfTI file (.nii, .nii.gz) or a DICOM series folder")
+    return load_image(p)
