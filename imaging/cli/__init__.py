@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 #: sub-command name -> module that registers it (module order = order in ``--help``)
-SUBCOMMANDS: tuple[str, ...] = ("features", "segment", "phantoms", "longitudinal", "convert", "train", "evaluate")
+SUBCOMMANDS: tuple[str, ...] = ("features", "segment", "qc", "phantoms", "longitudinal", "convert", "train", "evaluate")
 
 logger = logging.getLogger("imaging")
 
