@@ -278,9 +278,13 @@ class LongitudinalResult:
         flagged = g[g["software_flag"]]
         for d in flagged["date"]:
             ax.axvline(d, color="tab:orange", ls=":", lw=1)
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_title(str(patient))
         ax.set_ylabel(f"{r} volume (mL)")
-        ax.tick_params(axis="x", labelrotation=30)
         return ax
 
     def figure(self, ncols: int = 3) -> Any:
@@ -290,7 +294,7 @@ class LongitudinalResult:
         patients = list(pd.unique(self.table["patient"]))
         ncols = max(1, min(ncols, len(patients)))
         nrows = -(-len(patients) // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows + 0.6), squeeze=False)
         for a, p in zip(axes.ravel(), patients, strict=False):
             self.plot(ax=a, patient=p)
         for a in axes.ravel()[len(patients):]:
@@ -301,9 +305,9 @@ class LongitudinalResult:
                 if lab not in handles:
                     handles[lab] = h
                     labels.append(lab)
-        fig.legend([handles[x] for x in labels], labels, loc="lower center", ncol=min(6, len(labels)),
-                   frameon=False)
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        fig.legend([handles[x] for x in labels], labels, loc="lower center", ncol=min(4, len(labels)),
+                   frameon=False, fontsize="small")
+        fig.tight_layout(rect=(0, 0.6 / (3.2 * nrows + 0.6) + 0.04, 1, 1))
         return fig
 
     def save_figure(self, path: str | os.PathLike[str], dpi: int = 120) -> Path:
@@ -485,10 +489,15 @@ def track_volumes(
             base_v = float(table.at[chosen[0], f"{region}_ml"])
             pcts = [float(_pct(v, p)) for p in prev_v]
             notes = []
-            if failed_versions := sorted(o for o in others if frozenset((o, row["software_version"])) in bad_pairs):
-                notes.append(f"software {','.join(failed_versions)} -> {row['software_version']} failed the reference check")
-            elif others:
-                notes.append(f"software changed ({','.join(sorted(others))} -> {row['software_version']}), no reference check")
+            cur = row["software_version"]
+            for o in sorted(others):
+                pair = frozenset((o, cur))
+                if pair in bad_pairs:
+                    notes.append(f"software {o} -> {cur} failed the reference check")
+                elif pair in checked:
+                    notes.append(f"software {o} -> {cur} passed the reference check")
+                else:
+                    notes.append(f"software changed ({o} -> {cur}) without reference scans to check it")
             hit = [k for k, (p, pv) in enumerate(zip(pcts, prev_v, strict=True))
                    if (pv > eps and p >= pd_threshold) or (pv <= eps < v)]
             if hit:

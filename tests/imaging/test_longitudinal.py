@@ -37,6 +37,8 @@ SCANS = [
     ("C", "2020-01-01", 30, "yes", "v2"),  # 10/30 = 33 % > 25 % -> incompatible
     ("C", "2020-06-01", 32, "yes", "v2"),  # compared with the v2 row (30): +6.7 % SD
     ("C", "2020-12-01", 25, "yes", "v1"),  # prev = d2 (v2 only) -> flagged
+    ("D", "2020-01-01", 10, "yes", "a"),
+    ("D", "2020-06-01", 11, "yes", "b"),  # version change without reference scans -> flagged
 ]
 
 
@@ -120,6 +122,10 @@ def test_software_reference_check(scans_csv):
     # with a 40 % tolerance the pair passes
     res2 = track_volumes(scans_csv, software_tolerance=0.40)
     assert not _row(res2, "C", "2020-12-01")["software_flag"]
+    assert "v2 -> v1 passed the reference check" in _row(res2, "C", "2020-12-01")["response_reason"]
+    d = _row(res, "D", "2020-06-01")
+    assert d["version_change"] and d["software_flag"] and d["response"] == "SD"
+    assert "without reference scans" in d["response_reason"]
 
 
 def test_result_object(scans_csv, tmp_path):
@@ -133,7 +139,7 @@ def test_result_object(scans_csv, tmp_path):
     ax = res.plot(patient="A")
     assert ax.get_title() == "A"
     axes = res.plot()
-    assert len([a for a in axes if a.get_visible()]) == 3
+    assert len([a for a in axes if a.get_visible()]) == 4
     out = res.save(tmp_path / "t.csv")
     back = pd.read_csv(out, keep_default_na=False)
     assert len(back) == len(SCANS) and back["date"].iloc[0] == "2020-01-01"
