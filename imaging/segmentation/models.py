@@ -83,6 +83,15 @@ class UNetConfig:
         Normalisation layer ("instance", as nnU-Net, or "batch").
     description : str
         Free text (provenance).
+    spacing : (sx, sy, sz) mm or None
+        Voxel spacing the model was trained at (canonical RAS+ axis order). Inference
+        resamples each case to it and the prediction back onto the input grid
+        (:mod:`imaging.segmentation.inference`). ``None`` (old model folders): the input is
+        used at its own spacing, with a warning. A legacy ``extra["spacing_mm"]`` is read as
+        the spacing.
+    orientation : str
+        Axis orientation of the training arrays; always ``"RAS"`` (canonical RAS+: inputs
+        are reoriented to it before inference and the output turned back).
     """
 
     in_channels: int = 4
@@ -97,8 +106,23 @@ class UNetConfig:
     norm: str = "instance"
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    spacing: tuple[float, float, float] | None = None
+    orientation: str = "RAS"
 
     def __post_init__(self) -> None:
+        if self.spacing is None and isinstance(self.extra, dict) and self.extra.get("spacing_mm") is not None:
+            self.spacing = tuple(self.extra["spacing_mm"])  # type: ignore[assignment]
+        if self.spacing is not None:
+            sp = tuple(float(v) for v in self.spacing)
+            if len(sp) != 3 or not all(np.isfinite(v) and v > 0 for v in sp):
+                raise ValueError(f"spacing must be three positive numbers of mm (x, y, z), got {self.spacing!r}")
+            self.spacing = sp  # type: ignore[assignment]
+        if str(self.orientation).upper() != "RAS":
+            raise ValueError(
+                f"orientation {self.orientation!r} is not supported: models are trained and run on "
+                "canonical RAS+ arrays"
+            )
+        self.orientation = "RAS"
         self.filters = tuple(int(f) for f in self.filters)
         self.class_labels = tuple(int(v) for v in self.class_labels)
         self.channel_names = tuple(str(c) for c in self.channel_names)
@@ -163,7 +187,7 @@ class UNetConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("filters", "class_labels", "channel_names", "patch_size", "roi_size"):
+        for k in ("filters", "class_labels", "channel_names", "patch_size", "roi_size", "spacing"):
             d[k] = None if d[k] is None else list(d[k])
         return d
 
@@ -230,17 +254,37 @@ def model_parts(model: Any) -> dict[str, list[Any]]:
 
 def load_state_dict(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a state dict with ``torch.load(path, weights_only=True)`` (never full unpickling)."""
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(str(path), map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(str(path), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Weights only" in str(exc):
+            raise ValueError(
+                f"{path}: the checkpoint holds pickled Python objects, which torch.load(weights_only=True) "
+                "refuses to unpickle (they could run code); save a plain state dict "
+                "(torch.save(model.state_dict(), path)) from a source you trust"
+            ) from None
+        raise ValueError(f"{path}: not a readable torch checkpoint ({_first_line(exc)})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: cannot read the checkpoint, truncated or not a torch file ({_first_line(exc)})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return " ".join(text[0].split()) if text else type(exc).__name__
 
 
 def save_model(
@@ -290,7 +334,10 @@ def load_model(
 ) -> tuple[UNetConfig, list[Any]]:
     """Load a model folder: ``(config, [model per fold])``, models in eval mode on ``device``.
 
-    Raises ``FileNotFoundError`` naming what is missing (``config.json``, fold files).
+    Raises ``FileNotFoundError`` naming what is missing (``config.json``, fold files) and
+    ``ValueError`` (one line naming the file) for a truncated or unreadable checkpoint, one
+    that holds pickled objects (refused by ``weights_only=True``), or weights that do not fit
+    the config.
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -308,9 +355,31 @@ def load_model(
             )
         available = [(k, p) for k, p in available if k in wanted]
     models = []
-    for _, path in available:
+    for k, path in available:
         net = build_model(config)
-        net.load_state_dict(load_state_dict(path))
+        net.fold_name = f"fold_{k}"  # names the member files of `segment --save-members`
+        state = load_state_dict(path)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            want = net.state_dict()
+            missing = [k for k in want if k not in state]
+            unexpected = [k for k in state if k not in want]
+            sized = [
+                f"{k} {tuple(state[k].shape)} vs {tuple(want[k].shape)}"
+                for k in want if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(want[k].shape)
+            ]
+            detail = "; ".join(
+                part for part in (
+                    f"{len(missing)} missing key(s), e.g. {missing[0]}" if missing else "",
+                    f"{len(unexpected)} unexpected key(s), e.g. {unexpected[0]}" if unexpected else "",
+                    f"{len(sized)} shape mismatch(es), e.g. {sized[0]} (checkpoint vs config)" if sized else "",
+                ) if part
+            ) or _first_line(exc)
+            raise ValueError(
+                f"{path}: the weights do not match {model_dir / CONFIG_NAME} ({detail}); "
+                "was the checkpoint trained with another config?"
+            ) from None
         net.to(device).eval()
         models.append(net)
     return config, models

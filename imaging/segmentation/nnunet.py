@@ -22,6 +22,12 @@ nnU-Net naming: ``<case>_0000.nii.gz``, ``<case>_0001.nii.gz``, ... one file per
 :func:`predict_nnunet` checks them up front too (nnU-Net silently predicts nothing when no file
 matches its naming, and fails deep in preprocessing when a channel is missing).
 
+Trust: nnU-Net loads its ``checkpoint_final.pth`` files with ``torch.load(...,
+weights_only=False)``, i.e. it *unpickles* them, and a pickle can run arbitrary code. This
+package otherwise never unpickles a file (our model folders load with ``weights_only=True``),
+so :func:`predict_nnunet` refuses to run unless ``trust_checkpoint=True`` is passed
+(``imaging segment --trust-checkpoint``): run only models from a source you trust.
+
 Processes: ``num_processes=0`` runs nnU-Net's preprocessing, prediction and export in this
 process (``predict_from_files_sequential``); ``num_processes>=1`` uses nnU-Net's background
 workers, which are started with ``spawn`` and so re-import the calling script: guard a script's
@@ -302,6 +308,7 @@ def predict_nnunet(
     tta: bool = True,
     device: Any = None,
     num_processes: int = 0,
+    trust_checkpoint: bool = False,
 ) -> list[Path]:
     """Segment ``images_dir`` with a trained nnU-Net v2 model; write our-schema label maps.
 
@@ -317,13 +324,18 @@ def predict_nnunet(
         of nnU-Net's preprocessing and export workers (started with ``spawn``: each worker
         re-imports torch and nnunetv2, ~10-20 s, which pays off only for many cases).
     device : torch device (default: CUDA when available, else CPU)
+    trust_checkpoint : bool, default False
+        Must be True: nnU-Net itself unpickles its checkpoints (``torch.load`` with
+        ``weights_only=False``), which can run arbitrary code from the file. Pass True only
+        for a model from a source you trust.
 
     Returns the written paths, one per case, in case order.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        From :func:`check_model_folder`, :func:`label_mapping` and :func:`nnunet_cases`.
+        From :func:`check_model_folder`, :func:`label_mapping` and :func:`nnunet_cases`;
+        ``ValueError`` without ``trust_checkpoint=True``.
     ImportError
         ``nnunetv2`` is not installed (the message gives the install command).
     RuntimeError
@@ -334,6 +346,12 @@ def predict_nnunet(
     from imaging._io import atomic_path
 
     info = check_model_folder(model_folder, folds, checkpoint_name)
+    if not trust_checkpoint:
+        raise ValueError(
+            f"{info.path}: nnU-Net unpickles its checkpoints (fold_*/{checkpoint_name}, torch.load with "
+            "weights_only=False), which can run arbitrary code; pass trust_checkpoint=True "
+            "(imaging segment --trust-checkpoint) only for a model from a source you trust"
+        )
     lut = label_mapping(info.labels, schema, mapping)
     file_ending = str(info.dataset.get("file_ending", ".nii.gz"))
     if file_ending not in (".nii.gz", ".nii"):
@@ -362,9 +380,9 @@ def predict_nnunet(
             str(info.path), use_folds=info.folds, checkpoint_name=checkpoint_name
         )
     except Exception as exc:  # nnU-Net asserts / KeyErrors deep inside: add what was loaded
-        raise RuntimeError(
+        raise ValueError(
             f"could not load the nnU-Net model in {info.path} (folds {info.folds}, "
-            f"{checkpoint_name}): {type(exc).__name__}: {exc}. A trained checkpoint holds "
+            f"{checkpoint_name}; nnU-Net unpickles them): {type(exc).__name__}: {' '.join(str(exc).split())}. A trained checkpoint holds "
             "network_weights, init_args['configuration'] (a configuration of plans.json), "
             "trainer_name and inference_allowed_mirroring_axes."
         ) from exc

@@ -85,7 +85,7 @@ def test_missing_nnunetv2_names_install_command(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "case_0000.nii.gz").write_bytes(b"")  # inputs are checked before the import
     with pytest.raises(ImportError, match="nnunetv2"):
-        predict_nnunet(folder, tmp_path / "imgs", tmp_path / "out", schema="paediatric")
+        predict_nnunet(folder, tmp_path / "imgs", tmp_path / "out", schema="paediatric", trust_checkpoint=True)
 
 
 def test_input_cases_checked(tmp_path: Path) -> None:
@@ -251,7 +251,7 @@ def test_predict_tiny_model(tiny_case: tuple[Path, Path], tmp_path: Path) -> Non
     allowed = {0, *(v for labs in get_schema("brats").regions.values() for v in labs)}
 
     # freshly initialised network, all folds found (0 and 1 averaged), mirroring TTA on
-    out = predict_nnunet(model, images, tmp_path / "all", schema="brats", device="cpu")
+    out = predict_nnunet(model, images, tmp_path / "all", schema="brats", device="cpu", trust_checkpoint=True)
     assert out == [tmp_path / "all" / "case_000.nii.gz"] and out[0].is_file()
     assert [p.name for p in (tmp_path / "all").iterdir()] == ["case_000.nii.gz"]  # temp folder gone
     seg = nib.load(str(out[0]))
@@ -260,16 +260,16 @@ def test_predict_tiny_model(tiny_case: tuple[Path, Path], tmp_path: Path) -> Non
     assert seg.get_data_dtype() == np.uint8
     assert set(np.unique(np.asarray(seg.dataobj)).tolist()) <= allowed
 
-    out0 = predict_nnunet(model, images, tmp_path / "f0", schema="brats", folds=[0], tta=False, device="cpu")
+    out0 = predict_nnunet(model, images, tmp_path / "f0", schema="brats", folds=[0], tta=False, device="cpu", trust_checkpoint=True)
     assert set(np.unique(np.asarray(nib.load(str(out0[0])).dataobj)).tolist()) <= allowed
 
     # fold 1 always says nnU-Net label 3 ("necrosis"): our BraTS NCR label is 1
-    out1 = predict_nnunet(model, images, tmp_path / "f1", schema="brats", folds=[1], device="cpu")
+    out1 = predict_nnunet(model, images, tmp_path / "f1", schema="brats", folds=[1], device="cpu", trust_checkpoint=True)
     lab = np.asarray(nib.load(str(out1[0])).dataobj)
     assert TINY_TO_BRATS[3] == 1 and (lab == 1).all()
     # an explicit mapping overrides the name match (necrosis -> edema, BraTS 2)
     out2 = predict_nnunet(model, images, tmp_path / "f2", schema="brats", folds=["1"],
-                          mapping={"necrosis": "ED"}, device="cpu")
+                          mapping={"necrosis": "ED"}, device="cpu", trust_checkpoint=True)
     assert (np.asarray(nib.load(str(out2[0])).dataobj) == 2).all()
 
 
@@ -285,20 +285,20 @@ def test_predict_broken_inputs_clear_errors(tiny_case: tuple[Path, Path], tmp_pa
     (broken / "plans.json").unlink()
     shutil.rmtree(broken / "fold_1")
     with pytest.raises(FileNotFoundError, match=r"missing \['plans.json', 'fold_1/checkpoint_final.pth'\]"):
-        predict_nnunet(broken, images, tmp_path / "out", folds=[0, 1], device="cpu")
+        predict_nnunet(broken, images, tmp_path / "out", folds=[0, 1], device="cpu", trust_checkpoint=True)
     with pytest.raises(ValueError, match=r"\['necrosis'\] match no region of schema 'paediatric'"):
-        predict_nnunet(model, images, tmp_path / "out", schema="paediatric", device="cpu")
+        predict_nnunet(model, images, tmp_path / "out", schema="paediatric", device="cpu", trust_checkpoint=True)
 
     # input problems: a missing channel, files not in nnU-Net naming
     imgs = tmp_path / "imgs"
     shutil.copytree(images, imgs)
     (imgs / "case_000_0003.nii.gz").unlink()
     with pytest.raises(ValueError, match=r"expects 4 channel\(s\).*'case_000': 'missing \[3\], extra \[\]'"):
-        predict_nnunet(model, imgs, tmp_path / "out", device="cpu")
+        predict_nnunet(model, imgs, tmp_path / "out", device="cpu", trust_checkpoint=True)
     for f in imgs.iterdir():
         f.rename(imgs / f.name.replace("_000_", "-"))  # case-0000.nii.gz: no _XXXX suffix
     with pytest.raises(FileNotFoundError, match="no nnU-Net input images"):
-        predict_nnunet(model, imgs, tmp_path / "out", device="cpu")
+        predict_nnunet(model, imgs, tmp_path / "out", device="cpu", trust_checkpoint=True)
 
     # checkpoints nnU-Net cannot use: the error names the folder, fold and the cause
     shutil.copytree(model / "fold_0", broken / "fold_0", dirs_exist_ok=True)
@@ -306,9 +306,27 @@ def test_predict_broken_inputs_clear_errors(tiny_case: tuple[Path, Path], tmp_pa
     ckpt = torch.load(broken / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=True)
     del ckpt["network_weights"]
     torch.save(ckpt, broken / "fold_0" / "checkpoint_final.pth")
-    with pytest.raises(RuntimeError, match=r"could not load the nnU-Net model in .*broken \(folds \(0,\), checkpoint_final.pth\): KeyError: 'network_weights'"):
-        predict_nnunet(broken, images, tmp_path / "out", device="cpu")
+    with pytest.raises(ValueError, match=r"could not load the nnU-Net model in .*broken \(folds \(0,\), checkpoint_final.pth; nnU-Net unpickles them\): KeyError: 'network_weights'"):
+        predict_nnunet(broken, images, tmp_path / "out", device="cpu", trust_checkpoint=True)
     (broken / "fold_0" / "checkpoint_final.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="could not load the nnU-Net model"):
-        predict_nnunet(broken, images, tmp_path / "out", device="cpu")
+    with pytest.raises(ValueError, match="could not load the nnU-Net model"):
+        predict_nnunet(broken, images, tmp_path / "out", device="cpu", trust_checkpoint=True)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_nnunet_needs_trust_checkpoint(tiny_case: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """nnU-Net unpickles its checkpoints: refused unless trusted explicitly (API and CLI)."""
+    from imaging.cli import main
+
+    model, images = tiny_case
+    with pytest.raises(ValueError, match="nnU-Net unpickles its checkpoints.*trust_checkpoint=True"):
+        predict_nnunet(model, images, tmp_path / "out", device="cpu")
+    assert not (tmp_path / "out").exists()
+    # imaging segment --model <nnU-Net results folder> is recognised and needs --trust-checkpoint
+    argv = ["segment", "--model", str(model), "--images", str(images), "--out", str(tmp_path / "seg"), "--device", "cpu"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--trust-checkpoint" in err[0] and "unpickles" in err[0]
+    assert main([*argv, "--trust-checkpoint", "--et-label", "4"]) == 0
+    assert "1 case(s) segmented with nnU-Net" in capsys.readouterr().err
+    assert (tmp_path / "seg" / "case_000.nii.gz").is_file()
