@@ -280,9 +280,10 @@ class LongitudinalResult:
             ax.axvline(d, color="tab:orange", ls=":", lw=1)
         import matplotlib.dates as mdates
 
-        locator = mdates.AutoDateLocator(maxticks=6)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if g["date"].nunique() > 1:  # one date: matplotlib's default axis
+            locator = mdates.AutoDateLocator(maxticks=6)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_title(str(patient))
         ax.set_ylabel(f"{r} volume (mL)")
         return ax
