@@ -291,8 +291,13 @@ def write_phantom_cohort(
     random_state: int = 0,
     prefix: str = "case",
     noise: float = 0.05,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Write ``n_cases`` tumour phantoms as NIfTI in nnU-Net layout and return a manifest.
+
+    A non-empty ``out_dir`` is refused (old cases would sit beside a ``dataset.json`` that
+    does not list them) unless ``overwrite=True``, which replaces the whole folder once the
+    new cohort is complete. The cohort is built in a temporary sibling folder and swapped in.
 
     Layout (every file written atomically)::
 
@@ -313,12 +318,31 @@ def write_phantom_cohort(
         Indexed by case: ``mask`` path (relative to ``out_dir``) and the expected volume
         (mL) of every region.
     """
-    from imaging._io import atomic_path
-    from imaging.io import save_nifti
+    from imaging._io import atomic_dir
 
     if int(n_cases) < 1:
         raise ValueError(f"n_cases must be >= 1, got {n_cases}")
-    out = Path(out_dir)
+    final = Path(out_dir)
+    if final.exists() and not final.is_dir():
+        raise ValueError(f"{final} exists and is not a folder")
+    if final.is_dir() and any(final.iterdir()) and not overwrite:
+        raise ValueError(
+            f"{final} is not empty ({len(list(final.iterdir()))} entries); choose an empty folder or "
+            "pass overwrite=True (--overwrite) to replace it"
+        )
+    with atomic_dir(final) as out:
+        manifest = _write_cohort(out, n_cases, shape, spacing, schema, random_state, prefix, noise)
+    return manifest
+
+
+def _write_cohort(
+    out: Path, n_cases: int, shape: Sequence[int], spacing: Sequence[float], schema: str,
+    random_state: int, prefix: str, noise: float,
+) -> pd.DataFrame:
+    from imaging._io import atomic_path
+    from imaging.io import save_nifti
+
+    out.chmod(0o755)  # mkdtemp makes 0700 folders; a cohort is meant to be shared
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     sch = get_schema(schema)

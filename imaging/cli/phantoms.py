@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Write N synthetic head phantoms with multi-region tumours as NIfTI: "
             "images/<case>_0000..0003.nii.gz (T1, T1c, T2, FLAIR), masks/<case>.nii.gz, "
-            "phantoms.csv (expected volumes, mL) and dataset.json."
+            "phantoms.csv (expected volumes, mL) and dataset.json. A non-empty --out is refused "
+            "unless --overwrite (which replaces it once the new cohort is complete). "
+            "Example: imaging phantoms --out ph --n 5 --spacing 1,1,3 --shape 64,64,22"
         ),
     )
     p.add_argument("--out", required=True, help="output directory")
@@ -43,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--spacing", type=_spacing, default=(1.0, 1.0, 1.0), help="mm: S or SX,SY,SZ (default 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the first case")
     p.add_argument("--prefix", default="case", help="case id prefix (default 'case')")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.set_defaults(func=run)
 
 
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         schema=args.schema,
         random_state=args.seed,
         prefix=args.prefix,
+        overwrite=args.overwrite,
     )
     logger.info("wrote %d phantoms to %s", len(manifest), args.out)
     return 0

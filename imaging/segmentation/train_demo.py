@@ -46,6 +46,7 @@ def demo_config() -> UNetConfig:
         roi_size=(128, 128, 128),
         norm="batch",
         description="phantom-only demo model (imaging.segmentation.train_demo); NOT for clinical use",
+        spacing=(1.0, 1.0, 1.0),  # inference resamples every case to 1 mm (phantoms of 1-1.5 mm)
     )
 
 

@@ -94,8 +94,28 @@ def test_write_cohort(tmp_path):
         v = subregion_volumes(root / man.loc[case, "mask"], "paediatric")
         np.testing.assert_allclose(v.to_numpy(), man.loc[case, list(v.index)].to_numpy(dtype=float), rtol=1e-12)
     on_disk = pd.read_csv(root / "phantoms.csv", index_col="case")
-    assert list(on_disk.columns) == ["mask", "ET", "NET", "CC", "ED", "TC", "WT"]
+    assert list(on_disk.columns) == ["mask", "ET", "NET", "CC", "ED", "TC", "WT", "NET+CC+ED"]
     ds = json.loads((root / "dataset.json").read_text())
     assert ds["channel_names"] == {"0": "T1", "1": "T1c", "2": "T2", "3": "FLAIR"}
     assert ds["labels"] == {"background": 0, "ET": 1, "NET": 2, "CC": 3, "ED": 4}
     assert not list(root.rglob(".*"))
+
+
+def test_phantoms_refuse_a_non_empty_folder(tmp_path, capsys):
+    """Issue 15: re-running into a folder left old cases beside a dataset.json listing one."""
+    import json
+
+    from imaging.cli import main
+
+    out = tmp_path / "ph"
+    assert main(["phantoms", "--out", str(out), "--n", "3", "--shape", "16"]) == 0
+    capsys.readouterr()
+    assert main(["phantoms", "--out", str(out), "--n", "1", "--shape", "16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not empty" in err[0] and "--overwrite" in err[0]
+    assert len(list((out / "masks").iterdir())) == 3  # untouched
+    assert main(["phantoms", "--out", str(out), "--n", "1", "--shape", "16", "--overwrite"]) == 0
+    assert [p.name for p in (out / "masks").iterdir()] == ["case_000.nii.gz"]
+    assert len(list((out / "images").iterdir())) == 4
+    assert json.loads((out / "dataset.json").read_text())["numTraining"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
