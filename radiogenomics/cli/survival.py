@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--duration", required=True, help="column with follow-up time")
     p.add_argument("--event", required=True, help="column with the event indicator (1 = event)")
     p.add_argument("--group", required=True, help="column defining the Kaplan-Meier groups")
+    p.add_argument("--max-groups", type=int, default=12,
+                   help="refuse a --group column with more levels than this (default 12): a "
+                   "continuous or id column would draw one curve per value")
     p.add_argument("--strata", default=None, help="stratification column(s) for Cox, comma-separated")
     p.add_argument("--covariates", default=None,
                    help="Cox covariates, comma-separated (default: the --group column)")
@@ -79,6 +82,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"column(s) not found in {args.data}: {', '.join(missing)}; "
             f"available: {', '.join(map(str, df.columns))}"
+        )
+    n_levels = int(df[args.group].nunique(dropna=True))
+    if n_levels > args.max_groups:
+        shown = ", ".join(map(str, sorted(map(str, df[args.group].dropna().unique()))[:5]))
+        raise ValueError(
+            f"--group column {args.group!r} has {n_levels} levels ({shown}, ...), more than "
+            f"--max-groups {args.max_groups}: it looks continuous or like an id; bin it into "
+            "groups first, or raise --max-groups"
         )
     ref = _parse_reference(args.reference)
     unknown = [c for c in ref if c not in (args.group, *covs)]
