@@ -126,6 +126,7 @@ def _case_features(
     strict: bool,
     collect: bool,
     image_error: str = "",
+    isotropic: float | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     from imaging.io import as_label_array
     from imaging.labels import resolve_schema
@@ -161,7 +162,9 @@ def _case_features(
 
         group("morphology", lambda: {
             f"shape_{k}": v
-            for k, v in shape_measures(arr, spacing=sp, affine=aff, label=lesion_labels).items()
+            for k, v in shape_measures(
+                arr, spacing=sp, affine=aff, label=lesion_labels, isotropic=isotropic
+            ).items()
         })
     if repeat is not None:
         from imaging.morphology import compare_scans
@@ -181,7 +184,7 @@ def _case_features(
             if not present:
                 raise ValueError(f"region {radiomics_region} is empty")
             params = None if radiomics is True else radiomics
-            return extract_case(image, mask, params, present).to_dict()
+            return extract_case(image, mask, params, present, isotropic=isotropic).to_dict()
 
         group("radiomics", rad)
     return row, errors
@@ -209,6 +212,7 @@ def cohort_features(
     strict: bool = True,
     n_jobs: int = 1,
     progress: bool = True,
+    isotropic: float | None = None,
 ) -> pd.DataFrame:
     """Per-patient feature table for a cohort of label maps.
 
@@ -229,6 +233,8 @@ def cohort_features(
     strict : unknown labels are errors (``False``: ignored, logged)
     n_jobs : patients in parallel (joblib)
     progress : tqdm progress bar
+    isotropic : mm, optional; resample to isotropic voxels before shape measures and
+        radiomics (strongly anisotropic masks otherwise log a warning)
 
     Returns
     -------
@@ -252,7 +258,8 @@ def cohort_features(
     else:
         jobs = {case: {"mask": path} for case, path in found.items()}
     for kw in jobs.values():
-        kw.update(schema=sch, morphology=morphology, radiomics=radiomics, radiomics_region=radiomics_region, strict=strict)
+        kw.update(schema=sch, morphology=morphology, radiomics=radiomics, radiomics_region=radiomics_region,
+                  strict=strict, isotropic=isotropic)
         if radiomics is not None and radiomics is not False:
             if images is None:
                 raise ValueError("radiomics needs --images (a directory of images)")

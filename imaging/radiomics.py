@@ -131,18 +131,38 @@ def extract_case(
     label: int | Sequence[int] = 1,
     *,
     diagnostics: bool = False,
+    isotropic: float | None = None,
 ) -> pd.Series:
     """pyradiomics features of one image/mask pair (a Series keyed by feature name).
 
     ``label`` is one mask value, or several (e.g. ``[1, 2, 3, 4]`` for a whole tumour): their
     union is then described as one region. Raises ``ValueError``/``FileNotFoundError`` with the
     file names for bad input.
+
+    Texture and shape features of strongly anisotropic voxels (largest / smallest spacing >
+    2, e.g. 0.5 × 0.5 × 5 mm) are not comparable across scans: a warning says so unless the
+    parameters resample. ``isotropic=<mm>`` sets pyradiomics' own
+    ``setting.resampledPixelSpacing`` to that isotropic spacing (image B-spline, mask nearest
+    neighbour, as pyradiomics does).
     """
     import numpy as np
 
-    from imaging.io import load_image_and_mask
+    from imaging.io import load_image_and_mask, voxel_spacing
 
     _, lab = load_image_and_mask(image, mask)
+    sp = np.asarray(voxel_spacing(lab), dtype=float)
+    p = _load_params(params, 1)
+    if isotropic is not None:
+        if not np.isfinite(isotropic) or isotropic <= 0:
+            raise ValueError(f"isotropic spacing must be a positive number of mm, got {isotropic!r}")
+        p["setting"]["resampledPixelSpacing"] = [float(isotropic)] * 3
+        params = p
+    elif sp.max() / sp.min() > 2 and not p["setting"].get("resampledPixelSpacing"):
+        logging.getLogger(__name__).warning(
+            "%s: strongly anisotropic voxels (%s mm); shape and texture features follow the slices: "
+            "pass isotropic=%g (or setting.resampledPixelSpacing) to resample",
+            mask, " x ".join(f"{v:g}" for v in sp), float(sp.min()),
+        )
     labels = [int(v) for v in np.atleast_1d(label)]
     if not np.any(np.isin(np.asanyarray(lab.dataobj), labels)):
         raise ValueError(f"{mask}: label(s) {labels} not present in the mask")

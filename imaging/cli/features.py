@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add pyradiomics features; optional YAML parameter file",
     )
     p.add_argument("--radiomics-region", default="WT", help="schema region for radiomics (default WT)")
+    p.add_argument(
+        "--isotropic", type=float, default=None, metavar="MM",
+        help="resample to isotropic voxels of MM before shape measures and radiomics "
+        "(recommended for thick-slice scans; without it such masks log a warning)",
+    )
     p.add_argument("--channel", type=int, default=None, help="image channel for radiomics (<case>_000N)")
     p.add_argument("--pairs", help="CSV with columns patient,initial,repeat (case ids or mask paths)")
     p.add_argument("--lenient", action="store_true", help="ignore unknown label values instead of failing the case")
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         strict=not args.lenient,
         n_jobs=args.n_jobs,
         progress=not args.no_progress,
+        isotropic=args.isotropic,
     )
     write_table(table, args.out)
     n_bad = int((table["errors"] != "").sum())

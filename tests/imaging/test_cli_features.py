@@ -127,3 +127,17 @@ def test_paediatric_maps_need_the_schema_named(tmp_path, capsys):
     truth = pd.read_csv(root / "phantoms.csv", index_col="case")
     np.testing.assert_allclose(f["ET"], truth["ET"], rtol=1e-12)
     np.testing.assert_allclose(f["NET+CC+ED"], truth["NET"] + truth["CC"] + truth["ED"], rtol=1e-12)
+
+
+def test_features_isotropic_option(cohort, tmp_path):
+    out = tmp_path / "iso.csv"
+    argv = ["features", "--masks", str(cohort / "masks"), "--schema", "brats2023", "--morphology", "--no-progress"]
+    assert main([*argv, "--out", str(out), "--isotropic", "1.0"]) == 0
+    assert main([*argv, "--out", str(tmp_path / "raw.csv")]) == 0
+    iso = pd.read_csv(out, index_col="patient")
+    raw = pd.read_csv(tmp_path / "raw.csv", index_col="patient")
+    assert iso["errors"].isna().all()
+    # volumes (voxel counts) are unchanged; shape is measured on the resampled mask
+    np.testing.assert_allclose(iso["WT"], raw["WT"], rtol=1e-12)
+    np.testing.assert_allclose(iso["shape_volume_ml"], raw["shape_volume_ml"], rtol=0.1)
+    assert not np.allclose(iso["shape_sr_index"], raw["shape_sr_index"])

@@ -86,3 +86,21 @@ def test_image_mask_mismatch_is_clear(cohort, tmp_path):
     nib.save(nib.Nifti1Image(np.asarray(m.dataobj)[:-1], m.affine), str(small))
     with pytest.raises(ValueError, match="shapes differ"):
         extract_case(imgs[0], small, label=1)
+
+
+def test_anisotropic_warning_and_isotropic_resampling(tmp_path, caplog):
+    root = tmp_path / "aniso"
+    write_phantom_cohort(root, 1, shape=(32, 32, 12), spacing=(1.0, 1.0, 3.0), random_state=2)
+    img, mask = root / "images" / "case_000_0001.nii.gz", root / "masks" / "case_000.nii.gz"
+    params = {"imageType": {"Original": {}}, "featureClass": {"shape": ["MeshVolume", "Sphericity"]}}
+    with caplog.at_level(logging.WARNING, logger="imaging.radiomics"):
+        raw = extract_case(img, mask, params, [1, 2, 3])
+    assert "anisotropic" in caplog.text and "isotropic=1" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="imaging.radiomics"):
+        iso = extract_case(img, mask, params, [1, 2, 3], isotropic=1.0, diagnostics=True)
+    assert "anisotropic" not in caplog.text
+    assert iso["diagnostics_Image-interpolated_Spacing"] == "(1.0, 1.0, 1.0)"
+    assert iso["original_shape_MeshVolume"] == pytest.approx(raw["original_shape_MeshVolume"], rel=0.1)
+    with pytest.raises(ValueError, match="isotropic"):
+        extract_case(img, mask, params, [1, 2, 3], isotropic=0)
