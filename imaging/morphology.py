@@ -61,9 +61,9 @@ Anisotropic voxels
 Surface area (hence SR) of a mask with strongly anisotropic voxels (largest / smallest
 spacing > :data:`ANISOTROPY_WARN`, e.g. 0.5 × 0.5 × 5 mm) follows the thick slices'
 staircase and is biased low; :func:`shape_measures` logs a warning and, with
-``isotropic=<mm>``, first resamples the mask to that isotropic spacing (SimpleITK linear
-interpolation of the binary mask, kept where >= 0.5; the outer edges of the grid are kept),
-see :func:`resample_mask_isotropic`.
+``isotropic=<mm>``, first resamples the mask to that isotropic spacing (the outer edges of
+the grid are kept),
+see :func:`resample_mask_isotropic` (shape-based interpolation of the signed distance map).
 """
 
 from __future__ import annotations
@@ -306,8 +306,11 @@ def resample_mask_isotropic(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resample a binary mask (x, y, z) to isotropic voxels of ``iso_mm`` with SimpleITK.
 
-    The mask is interpolated linearly as 0/1 values and kept where the result is >= 0.5
-    (a smooth surface; nearest-neighbour resampling would keep the thick slices' staircase).
+    Shape-based interpolation (Raya & Udupa, IEEE TMI 1990): the signed Euclidean distance
+    to the mask's boundary (mm, scipy ``distance_transform_edt`` with the voxel spacing;
+    negative inside) is resampled linearly with SimpleITK and the new mask is where it is
+    negative. (Thresholding a linearly interpolated 0/1 mask at 0.5 would reproduce the thick
+    slices' staircase.)
     The new grid covers the same physical extent (outer voxel edges aligned):
     ``n' = round(n · s / iso)`` voxels per axis.
 
@@ -324,16 +327,25 @@ def resample_mask_isotropic(
     if not np.isfinite(iso) or iso <= 0:
         raise ValueError(f"isotropic spacing must be a positive number of mm, got {iso_mm!r}")
     aff = np.diag([*sp, 1.0]) if affine is None else np.asarray(affine, dtype=float)
-    img = sitk.GetImageFromArray(np.ascontiguousarray(m.transpose(2, 1, 0)).astype(np.float32))
+    from scipy import ndimage
+
+    # shape-based interpolation: the signed distance to the mask's boundary (mm; negative
+    # inside) is interpolated and the new mask is where it is negative. Thresholding a
+    # linearly interpolated 0/1 mask instead would reproduce the thick slices' staircase.
+    if m.any() and not m.all():
+        sdf = ndimage.distance_transform_edt(~m, sampling=sp) - ndimage.distance_transform_edt(m, sampling=sp)
+    else:
+        sdf = np.where(m, -1.0, 1.0)
+    img = sitk.GetImageFromArray(np.ascontiguousarray(sdf.transpose(2, 1, 0)).astype(np.float32))
     img.SetSpacing(tuple(sp))
     img.SetOrigin((0.0, 0.0, 0.0))
     new_size = [max(1, int(round(n * s / iso))) for n, s in zip(m.shape, sp, strict=True)]
     new_origin = tuple(-s / 2 + iso / 2 for s in sp)  # same outer edge as the input grid
     out = sitk.Resample(
         img, new_size, sitk.Transform(), sitk.sitkLinear, new_origin, (iso,) * 3,
-        img.GetDirection(), 0.0, sitk.sitkFloat32,
+        img.GetDirection(), float(np.max(sp)), sitk.sitkFloat32,
     )
-    arr = sitk.GetArrayFromImage(out).transpose(2, 1, 0) >= 0.5
+    arr = sitk.GetArrayFromImage(out).transpose(2, 1, 0) < 0
     direction = aff[:3, :3] / sp[None, :]
     new_aff = np.eye(4)
     new_aff[:3, :3] = direction * iso
@@ -386,8 +398,9 @@ def shape_measures(
     diameter_method : {"max_area_slice", "bounding_box"}, default "max_area_slice"
         The paper's slices of maximal area, or the extent over the whole volume.
     isotropic : float, optional
-        Resample the mask to isotropic voxels of this size (mm) before measuring
-        (:func:`resample_mask_isotropic`). Without it, a strongly anisotropic mask (largest
+        Resample the mask to isotropic voxels of this size (mm) before measuring surface
+        area, SR, diameters and centroid (:func:`resample_mask_isotropic`); ``volume_ml``
+        stays the voxel count of the mask as given. Without it, a strongly anisotropic mask (largest
         / smallest spacing > :data:`ANISOTROPY_WARN`) logs a warning.
 
     Returns
@@ -401,6 +414,9 @@ def shape_measures(
     if diameters_component not in ("largest", "all"):
         raise ValueError(f"diameters_component must be 'largest' or 'all', got {diameters_component!r}")
     fg, sp, aff = _as_mask(mask, spacing, label, affine)
+    # the volume is always the voxel count of the mask as given (exact)
+    counted = largest_component(fg, connectivity) if largest_component_only else fg
+    volume_ml = int(counted.sum()) * float(np.prod(sp)) / 1000.0
     if isotropic is not None:
         fg, sp, aff = resample_mask_isotropic(fg, sp, float(isotropic), aff)
     elif fg.any() and float(sp.max() / sp.min()) > ANISOTROPY_WARN:
@@ -419,7 +435,7 @@ def shape_measures(
     d = _diameters(lcc if diameters_component == "largest" else fg, sp, diameter_method)
     c = _centroid(lcc, aff)
     values = {
-        "volume_ml": n * float(np.prod(sp)) / 1000.0,
+        "volume_ml": volume_ml,
         "surface_area_mm2": area if n else float("nan"),
         "sr_index": sr,
         "diameter_ap_mm": d["AP"],
