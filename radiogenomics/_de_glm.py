@@ -155,14 +155,14 @@ def glm_lrt(
         logcpm = ave_log_cpm(Y, lib)  # edgeR default dispersion 0.05 when none is stored
 
     coef = list(range(1, X.shape[1]))
-    fit1 = _glm_fit(Y, X, offset, disp)
-    fit0 = _glm_fit(Y, np.delete(X, coef, axis=1), offset, disp)
+    fit1 = _glm_fit(Y, X, offset, disp, fitted=False)
+    fit0 = _glm_fit(Y, np.delete(X, coef, axis=1), offset, disp, fitted=False)
     lr = fit0.deviance - fit1.deviance
     pval = chi2.sf(lr, df=len(coef))
 
     # predFC: counts + prior * L/mean(L), library sizes + 2 * that prior
     prior = prior_count * lib / lib.mean()
-    fit_fc = _glm_fit(Y + prior, X, np.log(lib + 2.0 * prior), disp)
+    fit_fc = _glm_fit(Y + prior, X, np.log(lib + 2.0 * prior), disp, fitted=False)
     lfc = fit_fc.coefficients[:, coef] / math.log(2.0)
 
     out = pd.DataFrame(index=counts.columns)

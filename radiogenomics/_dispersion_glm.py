@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammaln, polygamma
+from scipy.special import digamma, polygamma
 
 from ._validation import as_count_frame
 
@@ -155,96 +155,18 @@ def maximize_interpolant(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Negative binomial GLM fitting, as in edgeR's glmFit (mglmOneWay / mglmLevenberg)
+# Negative binomial GLM fitting, as in edgeR's glmFit (mglmOneWay / mglmLevenberg);
+# the per-gene work runs in the compiled kernels of radiogenomics._kernels
 # --------------------------------------------------------------------------------------
-def _nb_unit_deviance(y: np.ndarray, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
+def _nb_unit_deviance(y: np.ndarray, mu: np.ndarray, phi: Any) -> np.ndarray:
     """edgeR's unit NB deviance with its Poisson (``phi < 1e-4``) and gamma
     (``mu * phi > 1e6``) limits; ``1e-8`` is added to ``y`` and ``mu`` first.
 
     ``d(y, mu) = 2 [ y log(y/mu) + (y + 1/phi) log((mu + 1/phi)/(y + 1/phi)) ]``.
     """
-    y = np.asarray(y, dtype=float) + 1e-8
-    mu = np.asarray(mu, dtype=float) + 1e-8
-    phi = np.broadcast_to(np.asarray(phi, dtype=float), np.broadcast_shapes(y.shape, mu.shape))
-    out = np.empty(phi.shape)
-    y, mu = np.broadcast_to(y, out.shape), np.broadcast_to(mu, out.shape)
-    pois = phi < 1e-4
-    prod = mu * phi
-    gam = (~pois) & (prod > 1e6)
-    nb = ~(pois | gam)
-    if pois.any():
-        yy, mm, pp = y[pois], mu[pois], phi[pois]
-        resid = yy - mm
-        # edgeR writes 2/3 in integer arithmetic (= 0); reproduced as such.
-        out[pois] = 2 * (
-            yy * np.log(yy / mm) - resid - 0.5 * resid * resid * pp * (1 + pp * (0.0 * resid - yy))
-        )
-    if gam.any():
-        yy, mm, pr = y[gam], mu[gam], prod[gam]
-        out[gam] = 2 * ((yy - mm) / mm - np.log(yy / mm)) * mm / (1 + pr)
-    if nb.any():
-        yy, mm, inv = y[nb], mu[nb], 1.0 / phi[nb]
-        out[nb] = 2 * (yy * np.log(yy / mm) + (yy + inv) * np.log((mm + inv) / (yy + inv)))
-    return out
+    from ._kernels import nb_unit_deviance
 
-
-def _nb_deviance(
-    y: np.ndarray, mu: np.ndarray, phi: np.ndarray, w: np.ndarray | None = None
-) -> np.ndarray:
-    """Genewise residual deviance ``sum_j w_j d(y_gj, mu_gj)`` (rows are genes)."""
-    unit = _nb_unit_deviance(y, mu, phi)
-    if w is not None:
-        unit = unit * w
-    return unit.sum(axis=1)
-
-
-def _fit_one_group(
-    y: np.ndarray,
-    offset: np.ndarray,
-    disp: np.ndarray,
-    w: np.ndarray | None = None,
-    start: np.ndarray | None = None,
-    maxit: int = 50,
-    tol: float = 1e-10,
-) -> np.ndarray:
-    """NB GLM with a single (intercept) coefficient per gene, by Fisher scoring.
-
-    ``beta <- beta + sum w (y - mu)/(1 + phi mu) / sum w mu/(1 + phi mu)``, started at
-    ``log(sum_j w_j y_j / exp(offset_j) / sum_j w_j)``, stopped gene by gene when the step
-    is below ``tol`` (edgeR's ``mglmOneGroup``). Genes with no count above ``1e-10`` get
-    ``-inf``.
-    """
-    G, n = y.shape
-    offset = np.broadcast_to(offset, (G, n))
-    disp = np.broadcast_to(disp, (G, n))
-    w = np.ones((G, n)) if w is None else np.broadcast_to(w, (G, n))
-    positive = y > _LOW_VALUE
-    nonzero = positive.any(axis=1)
-    with np.errstate(divide="ignore"):
-        init = np.log((np.where(positive, y / np.exp(offset), 0.0) * w).sum(axis=1) / w.sum(axis=1))
-    if start is None:
-        beta = init
-    else:
-        start = np.broadcast_to(np.asarray(start, dtype=float), (G,))
-        beta = np.where(np.isnan(start), init, start)
-    beta = beta.astype(float, copy=True)
-    if np.all(disp == 0) and np.all(w == 1):  # Poisson closed form
-        with np.errstate(divide="ignore"):
-            beta = np.log(y.sum(axis=1) / np.exp(offset).sum(axis=1))
-        return np.where(nonzero, beta, -np.inf)
-    active = nonzero.copy()
-    for _ in range(maxit):
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        mu = np.exp(beta[idx, None] + offset[idx])
-        denom = 1.0 + mu * disp[idx]
-        dl = ((y[idx] - mu) / denom * w[idx]).sum(axis=1)
-        info = (mu / denom * w[idx]).sum(axis=1)
-        step = dl / info
-        beta[idx] += step
-        active[idx[np.abs(step) < tol]] = False
-    return np.where(nonzero, beta, -np.inf)
+    return np.vectorize(nb_unit_deviance, otypes=[float])(y, mu, phi)
 
 
 def _design_as_factor(design: np.ndarray) -> tuple[np.ndarray, int]:
@@ -255,281 +177,137 @@ def _design_as_factor(design: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.ravel(), int(inv.max()) + 1
 
 
-def _mglm_one_way(
-    y: np.ndarray,
-    design: np.ndarray,
-    group: np.ndarray,
-    ngroups: int,
-    offset: np.ndarray,
-    disp: np.ndarray,
-    w: np.ndarray | None = None,
-    coef_start: np.ndarray | None = None,
-    maxit: int = 50,
-    tol: float = 1e-10,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Oneway-layout shortcut (edgeR's ``mglmOneWay``): one intercept fit per group, then
-    ``beta = solve(design_unique, group_betas)``. Group betas are floored at ``-1e8``."""
-    G, n = y.shape
-    offset = np.broadcast_to(offset, (G, n))
-    disp = np.broadcast_to(disp, (G, n))
-    first = np.array([np.flatnonzero(group == g)[0] for g in range(ngroups)])
-    du = design[first]
-    indicator = int((du == 1).sum()) == ngroups and int((du == 0).sum()) == (ngroups - 1) * ngroups
-    start_g = None
-    if coef_start is not None:
-        start_g = np.asarray(coef_start, dtype=float)
-        if not indicator:
-            start_g = start_g @ du.T
-    beta_g = np.empty((G, ngroups))
-    for g in range(ngroups):
-        cols = group == g
-        beta_g[:, g] = _fit_one_group(
-            y[:, cols],
-            offset[:, cols],
-            disp[:, cols],
-            None if w is None else np.broadcast_to(w, (G, n))[:, cols],
-            None if start_g is None else start_g[:, g],
-            maxit=maxit,
-            tol=tol,
-        )
-    beta_g = np.maximum(beta_g, -1e8)
-    mu = np.exp(offset + beta_g[:, group])
-    coef = beta_g if indicator else np.linalg.solve(du, beta_g.T).T
-    return coef, mu
+@dataclass
+class _Design:
+    """What the GLM kernels need to know about a design matrix (n x p)."""
+
+    X: np.ndarray  # contiguous float design
+    oneway: bool  # edgeR's oneway layout: as many distinct rows as columns
+    order: np.ndarray  # samples sorted by group (oneway)
+    gstart: np.ndarray  # group k = order[gstart[k]:gstart[k+1]]
+    group: np.ndarray  # group of each sample
+    du: np.ndarray  # design row of each group
+    indicator: bool  # du is an identity-like indicator matrix (no back-transform)
+    q: np.ndarray  # least-squares coefficients of the constant 1 (Levenberg "null" start)
 
 
-def _chol_batch(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Batched upper Cholesky factor ``A = R'R``; second output flags failures
-    (non-positive pivot), like LAPACK ``dpotrf``."""
-    g, p, _ = A.shape
-    R = np.zeros_like(A)
-    ok = np.ones(g, dtype=bool)
-    for j in range(p):
-        s = A[:, j, j] - np.einsum("gk,gk->g", R[:, :j, j], R[:, :j, j])
-        bad = ~(s > 0)
-        ok &= ~bad
-        rjj = np.sqrt(np.where(bad, 1.0, s))
-        R[:, j, j] = rjj
-        if j + 1 < p:
-            R[:, j, j + 1 :] = (
-                A[:, j, j + 1 :] - np.einsum("gk,gkm->gm", R[:, :j, j], R[:, :j, j + 1 :])
-            ) / rjj[:, None]
-    return R, ok
-
-
-def _chol_solve(R: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve ``R'R x = b`` for batched upper-triangular ``R``."""
-    g, p, _ = R.shape
-    z = np.zeros((g, p))
-    for i in range(p):
-        z[:, i] = (b[:, i] - np.einsum("gk,gk->g", R[:, :i, i], z[:, :i])) / R[:, i, i]
-    x = np.zeros((g, p))
-    for i in range(p - 1, -1, -1):
-        x[:, i] = (z[:, i] - np.einsum("gk,gk->g", R[:, i, i + 1 :], x[:, i + 1 :])) / R[:, i, i]
-    return x
-
-
-def _mglm_levenberg(
-    y: np.ndarray,
-    design: np.ndarray,
-    offset: np.ndarray,
-    disp: np.ndarray,
-    w: np.ndarray | None = None,
-    coef_start: np.ndarray | None = None,
-    maxit: int = 200,
-    tol: float = 1e-6,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Levenberg-damped Fisher scoring for genewise NB GLMs (edgeR's ``mglmLevenberg``).
-
-    Each iteration solves ``(X'WX + lambda I) dbeta = X' w (y - mu)/(1 + phi mu)`` with
-    ``W = diag(w mu/(1 + phi mu))``; a step is kept when the deviance does not increase
-    (otherwise ``lambda`` doubles), ``lambda`` starts at ``1e-6 max diag(X'WX)`` and is
-    divided by 10 after an undamped step. Convergence: ``dl' dbeta < tol``.
-
-    Returns coefficients, fitted values and deviances (genes in rows).
-    """
-    G, n = y.shape
-    p = design.shape[1]
-    offset = np.broadcast_to(offset, (G, n)).astype(float)
-    disp = np.broadcast_to(disp, (G, n)).astype(float)
-    w = np.ones((G, n)) if w is None else np.broadcast_to(w, (G, n)).astype(float)
-    if coef_start is None:  # "null" start: fitted intercept-only mean, projected on the design
-        N = np.exp(offset)
-        cw = w * N / (1.0 + disp * N)
-        with np.errstate(divide="ignore"):
-            level = np.log((y * cw / N).sum(axis=1) / cw.sum(axis=1))
-        q = np.linalg.lstsq(design, np.ones(n), rcond=None)[0]
-        beta = level[:, None] * q[None, :]
+def _design_info(design: np.ndarray) -> _Design:
+    X = np.ascontiguousarray(design, dtype=float)
+    n, p = X.shape
+    group, ng = _design_as_factor(X)
+    oneway = ng == p
+    if oneway:  # samples sorted by group; ``group`` and ``gstart`` in that order
+        order = np.argsort(group, kind="stable")
+        group = group[order]
+        gstart = np.searchsorted(group, np.arange(ng + 1)).astype(np.int64)
+        first = order[gstart[:-1]]
+        du = X[first]
+        indicator = int((du == 1).sum()) == ng and int((du == 0).sum()) == (ng - 1) * ng
     else:
-        beta = np.array(coef_start, dtype=float, copy=True)
-    ymax = y.max(axis=1)
-    zero = ymax < _LOW_VALUE
-    beta[zero] = 0.0
-    mu = np.exp(offset + beta @ design.T)
-    dev = (w * _nb_unit_deviance(y, mu, disp)).sum(axis=1)
-    lam = np.zeros(G)
-    max_info = np.full(G, -1.0)
-    active = ~zero
-    eye = np.eye(p)
-    for it in range(1, maxit + 1):
-        if not active.any():
-            break
-        a = np.flatnonzero(active)
-        ya, oa, da, wa = y[a], offset[a], disp[a], w[a]
-        mua = mu[a]
-        denom = 1.0 + mua * da
-        ww = mua / denom * wa
-        deriv = (ya - mua) / denom * wa
-        xtwx = np.einsum("gn,ni,nj->gij", ww, design, design)
-        dl = deriv @ design
-        max_info[a] = np.maximum(max_info[a], np.diagonal(xtwx, axis1=1, axis2=2).max(axis=1))
-        if it == 1:
-            lam[a] = np.maximum(max_info[a] * 1e-6, 1e-13)
-        m = a.size
-        pending = np.ones(m, dtype=bool)
-        lev = np.zeros(m, dtype=int)
-        low_dev = np.zeros(m, dtype=bool)
-        failed = np.zeros(m, dtype=bool)
-        dbeta = np.zeros((m, p))
-        while pending.any():
-            pi = np.flatnonzero(pending)
-            lev[pi] += 1
-            gi = a[pi]
-            while True:
-                R, ok = _chol_batch(xtwx[pi] + lam[gi, None, None] * eye)
-                if ok.all():
-                    break
-                bad = gi[~ok]
-                lam[bad] *= 10.0
-                lam[bad] = np.where(lam[bad] <= 0, 1e-100, lam[bad])
-            db = _chol_solve(R, dl[pi])
-            dbeta[pi] = db
-            beta_new = beta[gi] + db
-            mu_new = np.exp(oa[pi] + beta_new @ design.T)
-            dev_new = (wa[pi] * _nb_unit_deviance(ya[pi], mu_new, da[pi])).sum(axis=1)
-            low = dev_new / ymax[gi] < 1e-13
-            accept = (dev_new <= dev[gi]) | low
-            acc = gi[accept]
-            beta[acc] = beta_new[accept]
-            mu[acc] = mu_new[accept]
-            dev[acc] = dev_new[accept]
-            low_dev[pi[accept]] = low[accept]
-            pending[pi[accept]] = False
-            rej = pi[~accept]
-            if rej.size:
-                gr = a[rej]
-                lam[gr] *= 2.0
-                lam[gr] = np.where(lam[gr] <= 0, 1e-100, lam[gr])
-                fail = lam[gr] / max_info[gr] > 1e13
-                failed[rej[fail]] = True
-                pending[rej[fail]] = False
-        divergence = np.einsum("gp,gp->g", dl, dbeta)
-        done = failed | low_dev | (divergence < tol)
-        shrink = (~done) & (lev == 1)
-        lam[a[shrink]] /= 10.0
-        active[a[done]] = False
-    beta[zero] = np.nan
-    mu[zero] = 0.0
-    dev[zero] = 0.0
-    return beta, mu, dev
+        order = np.arange(n)
+        gstart = np.array([0, n], dtype=np.int64)
+        group = np.zeros(n, dtype=np.int64)
+        du = np.eye(p)
+        indicator = True
+    q = np.linalg.lstsq(X, np.ones(n), rcond=None)[0]
+    return _Design(X, oneway, order.astype(np.int64), gstart, group.astype(np.int64), du,
+                   indicator, np.ascontiguousarray(q))
 
 
 @dataclass
 class _GLMFit:
     coefficients: np.ndarray
-    fitted: np.ndarray
+    fitted: np.ndarray | None
     deviance: np.ndarray
     method: str
 
 
 def _glm_fit(
     y: np.ndarray,
-    design: np.ndarray,
+    design: np.ndarray | _Design,
     offset: np.ndarray,
     disp: Any,
     w: np.ndarray | None = None,
     start: np.ndarray | None = None,
+    *,
+    fitted: bool = True,
+    maxit: int | None = None,
+    tol: float | None = None,
 ) -> _GLMFit:
-    """edgeR ``glmFit(..., prior.count=0)``: oneway shortcut when the design is a oneway
-    layout, Levenberg (``maxit=250``) otherwise. ``y`` is genes x samples."""
+    """edgeR ``glmFit(..., prior.count=0)``: oneway shortcut (``mglmOneWay``: one
+    intercept fit per group, maxit 50, tol 1e-10, log means floored at -1e8) when the design
+    is a oneway layout, Levenberg (``mglmLevenberg``, maxit 250, tol 1e-6) otherwise.
+    ``y`` is genes x samples, ``offset`` one value per sample, ``disp`` a scalar or one
+    value per gene. Compiled, parallel over genes (:func:`radiogenomics._kernels.glm_fit_rows`).
+    """
+    from ._kernels import glm_fit_rows
+
+    if w is not None:
+        raise ValueError("observation weights are not supported")
+    info = design if isinstance(design, _Design) else _design_info(np.asarray(design, float))
+    y = np.ascontiguousarray(y, dtype=float)
     G, n = y.shape
-    disp = np.asarray(disp, dtype=float)
-    disp = disp[:, None] if disp.ndim == 1 else disp
-    disp = np.broadcast_to(disp, (G, n))
-    offset = np.broadcast_to(offset, (G, n))
-    group, nlev = _design_as_factor(design)
-    if nlev == design.shape[1]:
-        coef, mu = _mglm_one_way(y, design, group, nlev, offset, disp, w, start)
-        dev = _nb_deviance(y, mu, disp, w)
-        return _GLMFit(coef, mu, dev, "oneway")
-    coef, mu, dev = _mglm_levenberg(y, design, offset, disp, w, start, maxit=250)
-    return _GLMFit(coef, mu, dev, "levenberg")
+    off = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, dtype=float), (n,)))
+    d = np.ascontiguousarray(np.broadcast_to(np.asarray(disp, dtype=float).reshape(-1)
+                                             if np.ndim(disp) else disp, (G,)), dtype=float)
+    ng = info.gstart.size - 1
+    p = info.X.shape[1]
+    if info.oneway:
+        if start is None:
+            st = np.full((G, ng), np.nan)
+        else:
+            st = np.asarray(start, dtype=float)
+            st = st if info.indicator else st @ info.du.T
+        maxit, tol = maxit or 50, tol or 1e-10
+    else:
+        st = np.full((G, p), np.nan) if start is None else np.asarray(start, dtype=float)
+        maxit, tol = maxit or 250, tol or 1e-6
+    mu = np.empty((G, n)) if fitted else np.empty((0, 0))
+    coef, dev = glm_fit_rows(y, info.X, off, d, np.ascontiguousarray(st), info.oneway,
+                             info.order, info.gstart, info.group, info.q, int(maxit),
+                             float(tol), mu)
+    if info.oneway and not info.indicator:
+        coef = np.linalg.solve(info.du, coef.T).T
+    return _GLMFit(coef, mu if fitted else None, dev, "oneway" if info.oneway else "levenberg")
+
+
+def _mglm_levenberg(
+    y: np.ndarray,
+    design: np.ndarray,
+    offset: np.ndarray,
+    disp: Any,
+    w: np.ndarray | None = None,
+    coef_start: np.ndarray | None = None,
+    maxit: int = 200,
+    tol: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Levenberg-damped Fisher scoring for genewise NB GLMs (edgeR ``mglmLevenberg``),
+    whatever the design. Returns coefficients, fitted values and deviances (genes in rows).
+    See :func:`radiogenomics._kernels._levenberg_fit` for the iteration."""
+    info = _design_info(np.asarray(design, dtype=float))
+    info.oneway = False
+    info.order = np.arange(info.X.shape[0])
+    info.gstart = np.array([0, info.X.shape[0]], dtype=np.int64)
+    info.group = np.zeros(info.X.shape[0], dtype=np.int64)
+    fit = _glm_fit(y, info, offset, disp, w, coef_start, maxit=maxit, tol=tol)
+    return fit.coefficients, fit.fitted, fit.deviance
 
 
 # --------------------------------------------------------------------------------------
 # Cox-Reid adjusted profile likelihood
 # --------------------------------------------------------------------------------------
-def _logdet_half(xtwx: np.ndarray) -> np.ndarray:
-    """Half log-determinant of a batch of symmetric matrices from the diagonal of an
-    LDL' factorisation, with diagonals below ``1e-10`` (or non-finite) replaced by ``1e-10``
-    as in edgeR. edgeR uses LAPACK's Bunch-Kaufman ``dsytrf``; for positive definite
-    ``X'WX`` both give the exact log-determinant, except in the rare case (p >= 3 only)
-    where ``dsytrf`` picks a 2x2 pivot, where edgeR's diagonal sum is not the determinant
-    and this function stays exact."""
-    A = np.array(xtwx, dtype=float, copy=True)
-    g, p, _ = A.shape
-    total = np.zeros(g)
-    for j in range(p):
-        dj = A[:, j, j].copy()
-        bad = (dj < _LOW_VALUE) | ~np.isfinite(dj)
-        total += np.where(bad, _LOG_LOW_VALUE, np.log(np.where(bad, 1.0, dj)))
-        if j + 1 < p:
-            piv = np.where(bad, np.inf, dj)
-            col = A[:, j + 1 :, j]
-            A[:, j + 1 :, j + 1 :] -= np.einsum("gi,gk->gik", col, col) / piv[:, None, None]
-    return total / 2.0
+def _apl_grid(y: np.ndarray, design: np.ndarray | _Design, offset: np.ndarray,
+              grid: np.ndarray) -> np.ndarray:
+    """APL of every gene at every grid dispersion (genes x grid), each fit started from
+    the previous grid point's coefficients, as edgeR's ``estimateDisp`` loop."""
+    from ._kernels import apl_grid
 
-
-def _compute_apl(
-    y: np.ndarray, mu: np.ndarray, disp: Any, design: np.ndarray, w: np.ndarray | None = None
-) -> np.ndarray:
-    """Cox-Reid adjusted profile log-likelihood of each gene (rows of ``y``).
-
-    ``APL_g(phi) = sum_j log f_NB(y_gj; mu_gj, phi) - 1/2 log det(X' W_g X)``
-    with ``W_g = diag(mu_gj / (1 + phi mu_gj))`` and the ``mu_gj`` fitted at ``phi``.
-    Observations with ``mu = 0`` contribute nothing (edgeR's convention).
-    """
-    G, n = y.shape
-    w = np.ones((G, n)) if w is None else np.broadcast_to(w, (G, n))
-    disp = np.broadcast_to(
-        np.asarray(disp, dtype=float).reshape(-1, 1) if np.ndim(disp) == 1 else disp, (G, n)
-    )
-    use = mu != 0
-    curmu = np.where(use, mu * w, 1.0)
-    cury = y * w
-    curd = disp / w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = 1.0 / curd
-        logmur = np.log(curmu + r)
-        ll_nb = (
-            cury * np.log(curmu)
-            - cury * logmur
-            + r * np.log(r)
-            - r * logmur
-            + gammaln(cury + r)
-            - gammaln(cury + 1)
-            - gammaln(r)
-        )
-        ll_pois = cury * np.log(curmu) - curmu - gammaln(cury + 1)
-    ll = np.where(curd > 0, ll_nb, ll_pois) + np.log(w)
-    total = np.where(use, ll, 0.0).sum(axis=1)
-    ww = np.where(use, curmu / (1.0 + curd * curmu), 0.0)
-    p = design.shape[1]
-    if p == 1:
-        adj = np.log(np.abs(ww.sum(axis=1))) / 2.0
-    else:
-        adj = _logdet_half(np.einsum("gn,ni,nj->gij", ww, design, design))
-    return total - adj
+    info = design if isinstance(design, _Design) else _design_info(np.asarray(design, float))
+    maxit, tol = (50, 1e-10) if info.oneway else (250, 1e-6)
+    return apl_grid(np.ascontiguousarray(y, dtype=float), info.X,
+                    np.ascontiguousarray(offset, dtype=float),
+                    np.ascontiguousarray(grid, dtype=float), info.oneway, info.order,
+                    info.gstart, info.group, info.q, maxit, tol)
 
 
 def adjusted_profile_lik(
@@ -541,13 +319,17 @@ def adjusted_profile_lik(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cox-Reid APL of every gene at ``dispersion`` (edgeR ``adjustedProfileLik``).
 
+    ``APL_g(phi) = sum_j log f_NB(y_gj; mu_gj, phi) - 1/2 log det(X' W_g X)`` with
+    ``W_g = diag(mu_gj / (1 + phi mu_gj))``, the ``mu_gj`` fitted at ``phi``; observations
+    with ``mu = 0`` contribute nothing (edgeR's convention).
+
     Parameters
     ----------
     dispersion : float or ndarray (G,)
     y : ndarray (G, n)
         Counts, genes in rows.
     design : ndarray (n, p)
-    offset : ndarray (n,) or (G, n)
+    offset : ndarray (n,)
         Log effective library sizes.
     start : ndarray (G, p), optional
         Starting coefficients (hot start from a neighbouring dispersion).
@@ -557,8 +339,14 @@ def adjusted_profile_lik(
     apl : ndarray (G,)
     coefficients : ndarray (G, p)
     """
-    fit = _glm_fit(y, design, offset, dispersion, start=start)
-    return _compute_apl(y, fit.fitted, dispersion, design), fit.coefficients
+    from ._kernels import apl_rows
+
+    y = np.ascontiguousarray(y, dtype=float)
+    X = np.ascontiguousarray(design, dtype=float)
+    disp = np.ascontiguousarray(np.broadcast_to(np.asarray(dispersion, dtype=float),
+                                                (y.shape[0],)))
+    fit = _glm_fit(y, X, offset, disp, start=start)
+    return apl_rows(y, fit.fitted, disp, X), fit.coefficients
 
 
 # --------------------------------------------------------------------------------------
@@ -575,16 +363,15 @@ def ave_log_cpm(
 
     ``y`` is genes x samples.
     """
+    from ._kernels import one_group_rows
+
     y = np.asarray(y, dtype=float)
     lib = np.asarray(lib_size, dtype=float)
     prior = prior_count * lib / lib.mean()
     offset = np.log(lib + 2.0 * prior)
-    beta = _fit_one_group(
-        y + prior, offset, np.full(y.shape, float(dispersion)), maxit=50, tol=1e-10
-    )
+    disp = np.full(y.shape[0], float(dispersion))
+    beta = one_group_rows(np.ascontiguousarray(y + prior), offset, disp, 50, 1e-10)
     return (beta + math.log(1e6)) / math.log(2.0)
-
-
 # --------------------------------------------------------------------------------------
 # locfit (degree 0, tricube, nearest-neighbour bandwidth, adaptive tree + interpolation)
 # --------------------------------------------------------------------------------------
@@ -781,6 +568,26 @@ def _kept_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
+def _zero_patterns(zero: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Genes grouped by their pattern of zero observations (rows of the boolean ``zero``):
+    ``(row indices, pattern)`` pairs; only the rows with some zero are sorted."""
+    G, n = zero.shape
+    some = zero.any(axis=1)
+    out = []
+    none = np.flatnonzero(~some)
+    if none.size:
+        out.append((none, np.zeros(n, dtype=bool)))
+    idx = np.flatnonzero(some)
+    if idx.size:
+        pats, inv = np.unique(zero[idx], axis=0, return_inverse=True)
+        inv = inv.ravel()
+        order = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order], np.arange(pats.shape[0] + 1))
+        for k in range(pats.shape[0]):
+            out.append((idx[order[bounds[k]:bounds[k + 1]]], pats[k]))
+    return out
+
+
 def _resid_df(zero: np.ndarray, design: np.ndarray) -> np.ndarray:
     """Residual df after dropping exactly-zero fitted observations (edgeR ``.residDF``)."""
     G, n = zero.shape
@@ -912,28 +719,23 @@ def estimate_disp_glm(
     l0 = np.zeros((nsel, grid_length))
 
     # observations with a fitted mean of exactly zero are dropped, gene by gene
-    fit0 = _glm_fit(Ys, X, offset, 0.05)
+    info = _design_info(X)
+    fit0 = _glm_fit(Ys, info, offset, 0.05)
     zerofit = (Ys < 1e-4) & (fit0.fitted < 1e-4)
-    patterns, inv = np.unique(zerofit, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    for k, pat in enumerate(patterns):
-        rows = np.flatnonzero(inv == k)
+    del fit0
+    for rows, pat in _zero_patterns(zerofit):
         nz = ~pat
         if not nz.any():
             continue
         if nz.all():
-            redesign = X
-        else:
-            redesign = X[nz]
-            redesign = redesign[:, _kept_columns(redesign)]
-            if redesign.shape[0] == redesign.shape[1]:
-                continue
-        cury = Ys[rows][:, nz]
-        curo = offset[nz]
-        last = None
-        for i, phi in enumerate(spline_disp):
-            apl, last = adjusted_profile_lik(phi, cury, redesign, curo, start=last)
-            l0[rows, i] = apl
+            l0[rows] = _apl_grid(Ys[rows] if rows.size < nsel else Ys, info, offset, spline_disp)
+            continue
+        redesign = X[nz]
+        redesign = redesign[:, _kept_columns(redesign)]
+        if redesign.shape[0] == redesign.shape[1]:
+            continue
+        l0[rows] = _apl_grid(Ys[np.ix_(rows, nz)], redesign, offset[nz], spline_disp)
+    del zerofit
 
     overall = maximize_interpolant(spline_pts, l0.sum(axis=0)[None, :])[0]
     common = float(0.1 * 2.0**overall)
@@ -948,8 +750,9 @@ def estimate_disp_glm(
     trended[sel] = disp_trend
 
     if prior_df is None:
-        fit = _glm_fit(Ys, X, offset, disp_trend)
+        fit = _glm_fit(Ys, info, offset, disp_trend)
         zf = (Ys < 1e-4) & (fit.fitted < 1e-4)
+        fit.fitted = None
         df_res = _resid_df(zf, X)
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = fit.deviance / df_res

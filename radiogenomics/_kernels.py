@@ -436,3 +436,511 @@ def tmm_factors(x, ref, lib, n_ref, logratio_trim, sum_trim, weighting, a_cutoff
             f = 0.0
         out[i] = 2.0**f
     return out
+
+
+# --------------------------------------------------------------------------------------
+# NB GLM kernels of edgeR's GLM path (glmFit, adjustedProfileLik, estimateDisp, glmLRT)
+# --------------------------------------------------------------------------------------
+# edgeR's constants (glm.h): low_value, supremely_low_value, ridiculously_low_value
+_GLM_LOW = 1e-10
+_GLM_LOG_LOW = math.log(1e-10)
+_GLM_SUPREMELY_LOW = 1e-13
+_GLM_RIDICULOUSLY_LOW = 1e-100
+
+
+@njit(cache=True)
+def nb_unit_deviance(y: float, mu: float, phi: float) -> float:  # pragma: no cover
+    r"""edgeR's unit NB deviance (``compute_unit_nb_deviance``): 1e-8 is added to ``y`` and
+    ``mu``; :math:`2[y\log(y/\mu) + (y+\phi^{-1})\log((\mu+\phi^{-1})/(y+\phi^{-1}))]`,
+    with its Poisson series for ``phi < 1e-4`` (edgeR's integer ``2/3`` = 0 kept) and the
+    gamma limit for ``mu phi > 1e6``."""
+    y = y + 1e-8
+    mu = mu + 1e-8
+    if phi < 1e-4:
+        resid = y - mu
+        return 2.0 * (y * math.log(y / mu) - resid
+                      - 0.5 * resid * resid * phi * (1.0 + phi * (0.0 * resid - y)))
+    prod = mu * phi
+    if prod > 1e6:
+        return 2.0 * ((y - mu) / mu - math.log(y / mu)) * mu / (1.0 + prod)
+    inv = 1.0 / phi
+    return 2.0 * (y * math.log(y / mu) + (y + inv) * math.log((mu + inv) / (y + inv)))
+
+
+@njit(cache=True)
+def _one_group_fit(y, lo, hi, eoff, offset, phi, start, maxit, tol):  # pragma: no cover
+    """edgeR ``glm_one_group`` on the samples ``lo:hi``: Fisher scoring of the log mean
+    from ``start`` (NaN: ``log(sum_{y>1e-10} y e^{-o} / m)``); ``-inf`` if no count is
+    above 1e-10. ``mu_j = e^beta e^{o_j}`` (``eoff = e^o``)."""
+    m = hi - lo
+    nonzero = False
+    s = 0.0
+    for j in range(lo, hi):
+        if y[j] > _GLM_LOW:
+            nonzero = True
+            s += y[j] / eoff[j]
+    if not nonzero:
+        return -np.inf
+    b = math.log(s / m) if math.isnan(start) else start
+    if not math.isfinite(b):
+        b = math.log(s / m)
+    for _ in range(maxit):
+        eb = math.exp(b)
+        dl = 0.0
+        info = 0.0
+        for j in range(lo, hi):
+            mu = eb * eoff[j]
+            inv = 1.0 / (1.0 + mu * phi)
+            dl += (y[j] - mu) * inv
+            info += mu * inv
+        step = dl / info
+        b += step
+        if abs(step) < tol:
+            break
+    return b
+
+
+@njit(cache=True)
+def _xtwx(X, w, A):  # pragma: no cover
+    """Upper triangle (and mirrored lower) of ``X' diag(w) X`` into ``A``."""
+    n, p = X.shape
+    for a in range(p):
+        for b in range(p):
+            A[a, b] = 0.0
+    for j in range(n):
+        wj = w[j]
+        if wj == 0.0:
+            continue
+        for a in range(p):
+            xa = X[j, a] * wj
+            if xa == 0.0:
+                continue
+            for b in range(a, p):
+                A[a, b] += xa * X[j, b]
+    for a in range(p):
+        for b in range(a + 1, p):
+            A[b, a] = A[a, b]
+
+
+@njit(cache=True)
+def _chol_lam(A, lam, R):  # pragma: no cover
+    """Upper Cholesky factor of ``A + lam I`` into ``R`` (LAPACK ``dpotrf``); False if a
+    pivot is not positive."""
+    p = A.shape[0]
+    for i in range(p):
+        for j in range(p):
+            R[i, j] = A[i, j]
+        R[i, i] += lam
+    for j in range(p):
+        s = R[j, j]
+        for k in range(j):
+            s -= R[k, j] * R[k, j]
+        if not s > 0.0:
+            return False
+        d = math.sqrt(s)
+        R[j, j] = d
+        for c in range(j + 1, p):
+            t = R[j, c]
+            for k in range(j):
+                t -= R[k, j] * R[k, c]
+            R[j, c] = t / d
+    return True
+
+
+@njit(cache=True)
+def _chol_solve(R, b, x):  # pragma: no cover
+    """Solve ``R'R x = b`` (R upper triangular)."""
+    p = R.shape[0]
+    for i in range(p):
+        t = b[i]
+        for k in range(i):
+            t -= R[k, i] * x[k]
+        x[i] = t / R[i, i]
+    for i in range(p - 1, -1, -1):
+        t = x[i]
+        for k in range(i + 1, p):
+            t -= R[i, k] * x[k]
+        x[i] = t / R[i, i]
+
+
+@njit(cache=True)
+def _logdet_half(A, work):  # pragma: no cover
+    """Half the sum of the logs of the LDL' diagonal of symmetric ``A`` (diagonals below
+    1e-10, or not finite, count as 1e-10: edgeR's ``compute_apl`` adjustment)."""
+    p = A.shape[0]
+    for i in range(p):
+        for j in range(p):
+            work[i, j] = A[i, j]
+    tot = 0.0
+    for j in range(p):
+        d = work[j, j]
+        bad = (d < _GLM_LOW) or not math.isfinite(d)
+        tot += _GLM_LOG_LOW if bad else math.log(d)
+        if bad:
+            continue
+        for i in range(j + 1, p):
+            f = work[i, j] / d
+            if f == 0.0:
+                continue
+            for k in range(j + 1, i + 1):
+                work[i, k] -= f * work[k, j]
+    return 0.5 * tot
+
+
+@njit(cache=True)
+def _eta(X, beta, offset, eta):  # pragma: no cover
+    """Linear predictor ``offset + X beta``."""
+    n, p = X.shape
+    for j in range(n):
+        e = offset[j]
+        for a in range(p):
+            e += X[j, a] * beta[a]
+        eta[j] = e
+
+
+@njit(cache=True)
+def _eta_mu(X, beta, offset, mu):  # pragma: no cover
+    """``mu = exp(offset + X beta)`` (edgeR ``autofill``)."""
+    n, p = X.shape
+    for j in range(n):
+        e = offset[j]
+        for a in range(p):
+            e += X[j, a] * beta[a]
+        mu[j] = math.exp(e)
+
+
+@njit(cache=True)
+def _deviance(y, mu, phi):  # pragma: no cover
+    d = 0.0
+    for j in range(y.size):
+        d += nb_unit_deviance(y[j], mu[j], phi)
+    return d
+
+
+@njit(cache=True)
+def _levenberg_fit(y, X, offset, phi, beta, mu, maxit, tol,
+                   A, R, dl, dbeta, bnew, munew, ww, deriv):  # pragma: no cover
+    r"""edgeR ``glm_levenberg::fit`` of one gene from the coefficients in ``beta``
+    (updated in place, with the fitted ``mu``); returns the deviance.
+
+    Each iteration solves :math:`(X^\top W X + \lambda I)\,\delta = X^\top (y-\mu)/(1+\phi\mu)`,
+    :math:`W = \mathrm{diag}(\mu/(1+\phi\mu))`, by Cholesky; a step is kept when the
+    deviance does not increase (else :math:`\lambda` doubles; a failed factorisation
+    multiplies it by 10), :math:`\lambda_0 = 10^{-6}\max\mathrm{diag}(X^\top W X)`, and
+    :math:`\lambda` is divided by 10 after an undamped step. Stops when
+    :math:`\mathrm{d}l^\top\delta <` ``tol``, the deviance is negligible, or the damping
+    exceeds :math:`10^{13}` times the largest information."""
+    n, p = X.shape
+    ymax = 0.0
+    for j in range(n):
+        if y[j] > ymax:
+            ymax = y[j]
+    if ymax < _GLM_LOW:
+        for a in range(p):
+            beta[a] = np.nan
+        for j in range(n):
+            mu[j] = 0.0
+        return 0.0
+    _eta_mu(X, beta, offset, mu)
+    dev = _deviance(y, mu, phi)
+    if p == 0:
+        return dev
+    max_info = -1.0
+    lam = 0.0
+    for it in range(1, maxit + 1):
+        for j in range(n):
+            den = 1.0 + mu[j] * phi
+            ww[j] = mu[j] / den
+            deriv[j] = (y[j] - mu[j]) / den
+        _xtwx(X, ww, A)
+        for a in range(p):
+            s = 0.0
+            for j in range(n):
+                s += deriv[j] * X[j, a]
+            dl[a] = s
+            if A[a, a] > max_info:
+                max_info = A[a, a]
+        if it == 1:
+            lam = max_info * 1e-6
+            if lam < _GLM_SUPREMELY_LOW:
+                lam = _GLM_SUPREMELY_LOW
+        lev = 0
+        low_dev = False
+        failed = False
+        while True:
+            lev += 1
+            while not _chol_lam(A, lam, R):
+                lam *= 10.0
+                if lam <= 0.0:
+                    lam = _GLM_RIDICULOUSLY_LOW
+            _chol_solve(R, dl, dbeta)
+            for a in range(p):
+                bnew[a] = beta[a] + dbeta[a]
+            _eta_mu(X, bnew, offset, munew)
+            dev_new = _deviance(y, munew, phi)
+            if dev_new / ymax < _GLM_SUPREMELY_LOW:
+                low_dev = True
+            if dev_new <= dev or low_dev:
+                for a in range(p):
+                    beta[a] = bnew[a]
+                for j in range(n):
+                    mu[j] = munew[j]
+                dev = dev_new
+                break
+            lam *= 2.0
+            if lam <= 0.0:
+                lam = _GLM_RIDICULOUSLY_LOW
+            if lam / max_info > 1.0 / _GLM_SUPREMELY_LOW:
+                failed = True
+                break
+        if failed or low_dev:
+            break
+        div = 0.0
+        for a in range(p):
+            div += dl[a] * dbeta[a]
+        if div < tol:
+            break
+        if lev == 1:
+            lam /= 10.0
+    return dev
+
+
+@njit(cache=True)
+def _levenberg_null_start(y, offset, phi, q, beta):  # pragma: no cover
+    """edgeR ``get_levenberg_start`` ("null"): the log of the NB-weighted average of
+    ``y / N`` (``N = e^o``, weights ``N/(1+phi N)``) times the least-squares coefficients
+    ``q`` of the constant 1 on the design."""
+    se = 0.0
+    sw = 0.0
+    for j in range(y.size):
+        N = math.exp(offset[j])
+        cw = N / (1.0 + phi * N)
+        se += y[j] * cw / N
+        sw += cw
+    level = math.log(se / sw)
+    for a in range(q.size):
+        beta[a] = level * q[a]
+
+
+@njit(cache=True)
+def _oneway_fit(y, offset, eoff, phi, gstart, bg, mu, lmu, maxit, tol):  # pragma: no cover
+    """edgeR ``mglmOneWay`` of one gene whose samples are sorted by group (group ``k`` =
+    ``gstart[k]:gstart[k+1]``): one intercept fit per group from the group log means
+    ``bg`` (NaN = default start; updated in place, floored at -1e8), fitted ``mu`` and
+    their logs ``lmu``."""
+    ng = gstart.size - 1
+    for k in range(ng):
+        b = _one_group_fit(y, gstart[k], gstart[k + 1], eoff, offset, phi, bg[k], maxit, tol)
+        b = max(b, -1e8)
+        bg[k] = b
+        eb = math.exp(b)
+        for j in range(gstart[k], gstart[k + 1]):
+            mu[j] = eb * eoff[j]
+            lmu[j] = b + offset[j]
+
+
+@njit(cache=True)
+def _lgamma_big(x):  # pragma: no cover
+    r"""Stirling series of :math:`\log\Gamma(x)` for :math:`x \ge 10`:
+    :math:`(x-\tfrac12)\log x - x + \tfrac12\log 2\pi + \sum_k B_{2k}/(2k(2k-1)x^{2k-1})`
+    to :math:`x^{-9}` (truncation error below 3e-14)."""
+    z = 1.0 / x
+    z2 = z * z
+    ser = z * (1.0 / 12.0 - z2 * (1.0 / 360.0 - z2 * (1.0 / 1260.0 - z2 * (1.0 / 1680.0
+                                                                           - z2 / 1188.0))))
+    return (x - 0.5) * math.log(x) - x + 0.91893853320467274178 + ser
+
+
+@njit(cache=True)
+def _lgamma_ratio(y, r, lgr):  # pragma: no cover
+    r""":math:`\log\Gamma(y + r) - \log\Gamma(r)` (``lgr`` = lgamma(r)), y > 0: for an
+    integer ``y <= 6`` the log of :math:`\prod_{k<y}(r + k)` (one log, no cancellation),
+    else the Stirling series when :math:`y + r \ge 10`, else ``lgamma``."""
+    if y <= 6.0 and y == math.floor(y):
+        prod = r
+        for k in range(1, int(y)):
+            prod *= r + k
+        return math.log(prod)
+    x = y + r
+    if x >= 10.0:
+        return _lgamma_big(x) - lgr
+    return math.lgamma(x) - lgr
+
+
+@njit(cache=True)
+def _apl_one(y, mu, lmu, phi, X, lgy1, ww, A, work):  # pragma: no cover
+    r"""edgeR ``compute_apl`` of one gene: :math:`\sum_{\mu_j \ne 0}\log f_{NB}(y_j;\mu_j,\phi)
+    - \tfrac12\log\det X^\top W X`, :math:`W = \mathrm{diag}(\mu/(1+\phi\mu))`
+    (``lmu`` = log mu, ``lgy1`` = lgamma(y + 1))."""
+    n = y.size
+    ll = 0.0
+    if phi > 0.0:
+        r = 1.0 / phi
+        rlr = r * math.log(r)
+        lgr = math.lgamma(r)
+        for j in range(n):
+            m = mu[j]
+            if m == 0.0:
+                ww[j] = 0.0
+                continue
+            yj = y[j]
+            logmur = math.log(m + r)
+            ll += yj * (lmu[j] - logmur) - r * logmur + rlr - lgy1[j]
+            if yj > 0.0:
+                ll += _lgamma_ratio(yj, r, lgr)
+            ww[j] = m / (1.0 + phi * m)
+    else:
+        for j in range(n):
+            m = mu[j]
+            if m == 0.0:
+                ww[j] = 0.0
+                continue
+            ll += y[j] * lmu[j] - m - lgy1[j]
+            ww[j] = m
+    _xtwx(X, ww, A)
+    return ll - _logdet_half(A, work)
+
+
+@njit(parallel=True, cache=True)
+def apl_grid(y, X, offset, grid, oneway, order, gstart, group, q, maxit, tol):  # pragma: no cover
+    r"""Cox-Reid adjusted profile log-likelihood of every gene (rows of ``y``) at every
+    dispersion of ``grid`` (edgeR's ``estimateDisp`` loop of ``adjustedProfileLik``): the
+    GLM is fitted at each grid value from the previous value's coefficients (oneway
+    shortcut when ``oneway``, else Levenberg from edgeR's "null" start), then
+    :math:`\ell_g(\phi) = \sum_j\log f_{NB}(y_{gj};\hat\mu_{gj},\phi)
+    - \tfrac12\log\det(X^\top W_g X)`. Returns a genes x grid array.
+
+    Samples are processed in the order ``order`` (grouped for the oneway layout, with
+    ``group`` and ``gstart`` given in that order); each thread works on one block of genes
+    with its own small buffers."""
+    G, n = y.shape
+    p = X.shape[1]
+    K = grid.size
+    out = np.empty((G, K))
+    Xp = np.empty((n, p))
+    offp = np.empty(n)
+    for t in range(n):
+        offp[t] = offset[order[t]]
+        for a in range(p):
+            Xp[t, a] = X[order[t], a]
+    eoff = np.exp(offp)
+    ng = gstart.size - 1
+    nblk = min(G, 256)
+    for blk in prange(nblk):
+        yg = np.empty(n)
+        lgy1 = np.empty(n)
+        mu = np.empty(n)
+        lmu = np.empty(n)
+        ww = np.empty(n)
+        deriv = np.empty(n)
+        munew = np.empty(n)
+        A = np.empty((p, p))
+        R = np.empty((p, p))
+        work = np.empty((p, p))
+        beta = np.empty(p)
+        dl = np.empty(p)
+        dbeta = np.empty(p)
+        bnew = np.empty(p)
+        bg = np.empty(max(ng, 1))
+        for g in range(blk * G // nblk, (blk + 1) * G // nblk):
+            for t in range(n):
+                yg[t] = y[g, order[t]]
+                lgy1[t] = math.lgamma(yg[t] + 1.0)
+            for k in range(ng):
+                bg[k] = np.nan
+            for i in range(K):
+                phi = grid[i]
+                if oneway:
+                    _oneway_fit(yg, offp, eoff, phi, gstart, bg, mu, lmu, maxit, tol)
+                else:
+                    if i == 0:
+                        _levenberg_null_start(yg, offp, phi, q, beta)
+                    _levenberg_fit(yg, Xp, offp, phi, beta, mu, maxit, tol,
+                                   A, R, dl, dbeta, bnew, munew, ww, deriv)
+                    _eta(Xp, beta, offp, lmu)
+                out[g, i] = _apl_one(yg, mu, lmu, phi, Xp, lgy1, ww, A, work)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def glm_fit_rows(y, X, offset, disp, start, oneway, order, gstart, group, q,
+                 maxit, tol, mu_out):  # pragma: no cover
+    r"""edgeR ``glmFit`` (prior.count 0) of every gene at dispersion ``disp[g]``: oneway
+    shortcut (group log means, floored at -1e8) when ``oneway``, else Levenberg from
+    ``start`` (rows with a NaN first entry: edgeR's "null" start). Returns the
+    coefficients (group log means for oneway: the caller maps them to the design) and the
+    deviances; fitted values go to ``mu_out`` if it has G rows. Samples as in
+    :func:`apl_grid`."""
+    G, n = y.shape
+    p = X.shape[1]
+    ng = gstart.size - 1
+    ncoef = ng if oneway else p
+    coef = np.empty((G, ncoef))
+    dev = np.empty(G)
+    Xp = np.empty((n, p))
+    offp = np.empty(n)
+    for t in range(n):
+        offp[t] = offset[order[t]]
+        for a in range(p):
+            Xp[t, a] = X[order[t], a]
+    eoff = np.exp(offp)
+    keep_mu = mu_out.shape[0] == G
+    nblk = min(G, 256)
+    for blk in prange(nblk):
+        yg = np.empty(n)
+        mu = np.empty(n)
+        lmu = np.empty(n)
+        ww = np.empty(n)
+        deriv = np.empty(n)
+        munew = np.empty(n)
+        A = np.empty((p, p))
+        R = np.empty((p, p))
+        beta = np.empty(max(ncoef, 1))
+        dl = np.empty(p)
+        dbeta = np.empty(p)
+        bnew = np.empty(p)
+        for g in range(blk * G // nblk, (blk + 1) * G // nblk):
+            for t in range(n):
+                yg[t] = y[g, order[t]]
+            phi = disp[g]
+            if oneway:
+                for k in range(ng):
+                    beta[k] = start[g, k]
+                _oneway_fit(yg, offp, eoff, phi, gstart, beta, mu, lmu, maxit, tol)
+                dev[g] = _deviance(yg, mu, phi)
+            else:
+                if math.isnan(start[g, 0]):
+                    _levenberg_null_start(yg, offp, phi, q, beta)
+                else:
+                    for a in range(p):
+                        beta[a] = start[g, a]
+                dev[g] = _levenberg_fit(yg, Xp, offp, phi, beta, mu, maxit, tol,
+                                        A, R, dl, dbeta, bnew, munew, ww, deriv)
+            for a in range(ncoef):
+                coef[g, a] = beta[a]
+            if keep_mu:
+                for t in range(n):
+                    mu_out[g, order[t]] = mu[t]
+    return coef, dev
+
+
+@njit(parallel=True, cache=True)
+def apl_rows(y, mu, disp, X):  # pragma: no cover
+    """edgeR ``compute_apl`` of every gene (rows of ``y`` and fitted ``mu``) at its own
+    dispersion ``disp[g]``: see :func:`_apl_one`."""
+    G, n = y.shape
+    p = X.shape[1]
+    out = np.empty(G)
+    nblk = min(G, 256)
+    for blk in prange(nblk):
+        lgy1 = np.empty(n)
+        lmu = np.empty(n)
+        ww = np.empty(n)
+        A = np.empty((p, p))
+        work = np.empty((p, p))
+        for g in range(blk * G // nblk, (blk + 1) * G // nblk):
+            for j in range(n):
+                lgy1[j] = math.lgamma(y[g, j] + 1.0)
+                lmu[j] = math.log(mu[g, j]) if mu[g, j] > 0.0 else -np.inf
+            out[g] = _apl_one(y[g], mu[g], lmu, disp[g], X, lgy1, ww, A, work)
+    return out
