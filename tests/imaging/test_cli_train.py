@@ -57,7 +57,7 @@ def test_kfold_model_folder_is_loadable_and_segments(cohorts, brats_model, tmp_p
                      "training_log.csv", "validation.csv"]
     config, models = load_model(brats_model)
     assert len(models) == 3 and config.schema == "brats" and config.out_channels == 4
-    assert config.extra["spacing_mm"] == [1.0, 1.0, 1.0]
+    assert config.spacing == (1.0, 1.0, 1.0)  # UNetConfig.spacing (models.py), read by inference
     meta = json.loads((brats_model / "training.json").read_text())
     # every case is held out exactly once
     assert sorted(c for f in meta["folds"] for c in f["val"]) == meta["cases"]
@@ -156,7 +156,7 @@ def test_resample_to_spacing_and_cli_spacing(cohorts, tmp_path):
     assert main(["train", "--images", str(cohorts / "brats" / "images"), "--masks", str(cohorts / "brats" / "masks"),
                  "--out", str(out), "--spacing", "2,2,1", *TINY, "--patch-size", "8"]) == 0
     config, _ = load_model(out)
-    assert config.extra["spacing_mm"] == [2.0, 2.0, 1.0]
+    assert config.spacing == (2.0, 2.0, 1.0)
 
 
 def test_cli_errors_are_one_line(cohorts, brats_model, tmp_path, capsys):
