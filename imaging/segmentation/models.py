@@ -283,8 +283,12 @@ def load_state_dict(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first sentence of an exception's first line (torch's messages run long)."""
     text = str(exc).strip().splitlines()
-    return " ".join(text[0].split()) if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    line = " ".join(text[0].split())
+    return line.split(". ", 1)[0].rstrip(".")
 
 
 def save_model(
