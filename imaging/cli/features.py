@@ -83,11 +83,9 @@ def run(args: argparse.Namespace) -> int:
     write_table(table, args.out)
     n_bad = int((table["errors"] != "").sum())
     logger.info("wrote %d patients (%d with errors) to %s", len(table), n_bad, args.out)
+    msg = f"imaging features: {len(table) - n_bad} of {len(table)} case(s) measured, {n_bad} failed; written to {args.out}"
     if n_bad:
         first = table.loc[table["errors"] != "", "errors"].iloc[0]
-        print(
-            f"imaging features: {n_bad} of {len(table)} case(s) failed (see the 'errors' column of "
-            f"{args.out}); first: {' '.join(str(first).split())}",
-            file=sys.stderr,
-        )
+        msg += f" (see its 'errors' column; first: {' '.join(str(first).split())})"
+    print(msg, file=sys.stderr)
     return 1 if n_bad == len(table) else 0

@@ -215,6 +215,8 @@ def segment_array(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Label map (uint8, schema label values) of one case ``(C, X, Y, Z)``.
 
+    The array is predicted on its own grid: it must already be at the model's training
+    spacing (``config.spacing``); :func:`segment_case` resamples files for you.
     Keyword arguments go to :func:`predict_proba`. With ``return_proba=True`` also return
     the ensemble probabilities ``(K, X, Y, Z)``.
     """

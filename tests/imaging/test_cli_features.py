@@ -116,7 +116,7 @@ def test_paediatric_maps_need_the_schema_named(tmp_path, capsys):
     # no schema: every case is refused (values 1-4 fit both schemas), exit 1, count on stderr
     assert main(["features", "--masks", str(root / "masks"), "--out", str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "2 of 2 case(s) failed" in err and "--schema" in err and len(err.strip().splitlines()) == 1
+    assert "0 of 2 case(s) measured, 2 failed" in err and "--schema" in err and len(err.strip().splitlines()) == 1
     f = pd.read_csv(out, index_col="patient")
     assert f["errors"].str.contains(r"case_000\.nii\.gz: label values \[1, 2, 3, 4\]").any()
     # read as BraTS: refused too (ET would be labels 3 + 4)
