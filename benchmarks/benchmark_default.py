@@ -5,7 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/benchmark_default.py            # per-method timings + projection
     OMP_NUM_THREADS=1 python benchmarks/benchmark_default.py --full     # also run the default command
 
-Prints, for the bundled semi-synthetic LGG cohort (64 x 20,000), the seconds of one fit +
+Prints, for the bundled semi-synthetic LGG cohort (64 x 10,101 plasmode), the seconds of one fit +
 predict of every method on one stratified 80/20 split, the number of fits in the default
 protocol (3 targets x [5 methods x 100 splits + the radiogenomics-NB gene sweep + female and
 male models]), the projected wall time on ``--cores`` cores, and which method dominates. The

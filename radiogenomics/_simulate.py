@@ -253,56 +253,18 @@ def _volume_ratios(volumes: pd.DataFrame) -> pd.DataFrame:
     return volume_ratios(volumes[["ET", "NCR", "ED", "WT"]])[list(RATIO_NAMES)]
 
 
-#: fixed seed of the simulated LGG counts
+#: fixed seed of the parametric LGG counts (``kind="parametric"``)
 LGG_SEED = 20161123
 LGG_N_GENES = 20_000
+#: the cohorts of :func:`load_lgg_radiogenomics`
+LGG_KINDS = ("plasmode", "parametric")
+#: fixed seed of the gene subset when ``n_genes`` is given for the plasmode
+LGG_SUBSET_SEED = 7
 
 
-def load_lgg_radiogenomics(target: str | None = None, n_genes: int = LGG_N_GENES
-                           ) -> RadiogenomicsData:
-    """The bundled default cohort: real TCGA-LGG imaging and labels, SIMULATED counts.
-
-    **Semi-synthetic.** The 64 TCGA-LGG patients that have BraTS volumes and all three
-    labels (:func:`radiogenomics.datasets.load_tcga_lgg`), their real eight volume ratios
-    (NaN where a denominator is zero), sex, age, survival and IDH / 1p19q / ATRX status,
-    with RNA-seq counts simulated (fixed seed) from the radiogenomics-NB model:
-
-    .. math::
-
-        \\log \\mu_{ig} = \\log s_i + b_{g0} + \\sum_k d_{gk} z_{ik}
-        + \\tilde x_i^\\top (b_g + \\sum_k e_{gk} z_{ik})
-
-    with ``z_ik`` the real status indicators (IDH Mutant, 1p/19q codel, ATRX Mutant) and
-    ``x~_i`` the real ratios, NaN replaced by the column median and standardised.
-    Status genes: 200 for IDH, 150 for 1p/19q, 100 for ATRX, ``|d_gk| ~ U(0.6, 1.6)`` with
-    a random sign; a third of them also have status-specific slopes ``e_gk ~ N(0, 0.3^2)``
-    on two ratios; 400 imaging genes have shared slopes ``b_g ~ N(0, 0.3^2)`` on two ratios.
-    Dispersions are resampled from 714 real edgeR classic tagwise dispersions (cervical
-    data, ``data/lgg_radiogenomics/dispersions.csv``), size factors ``log s_i ~ N(0, 0.3^2)``.
-
-    Parameters
-    ----------
-    target : {"IDH", "codel_1p19q" (or "1p19q"), "ATRX"} or None
-        Label returned as ``y`` (``None``: ``y`` is None; all labels are in ``labels``).
-    n_genes : int
-        Number of simulated genes (default 20,000).
-
-    Returns
-    -------
-    RadiogenomicsData
-        ``counts`` (64 x n_genes), ``features`` (the 8 ratios), ``y``, ``labels``,
-        ``clinical`` (sex, age, os_months, os_event, grade, histology), ``truth`` (the
-        simulation parameters) and ``description`` (says semi-synthetic).
-
-    Examples
-    --------
-    >>> d = load_lgg_radiogenomics("IDH")
-    >>> d.counts.shape, d.y.value_counts().to_dict()
-    ((64, 20000), {'Mutant': 53, 'WT': 11})
-    >>> "semi-synthetic" in d.description
-    True
-    """
-    from .datasets import data_dir, load_tcga_lgg
+def _lgg_patients(target: str | None):
+    """The 64 patients: (target key, features, labels, clinical)."""
+    from .datasets import load_tcga_lgg
 
     if target is not None:
         key = _TARGETS.get(str(target).lower())
@@ -316,7 +278,127 @@ def load_lgg_radiogenomics(target: str | None = None, n_genes: int = LGG_N_GENES
     features.columns.name = "feature"
     labels = vol[label_cols].astype(object)
     clinical = vol[["sex", "age", "os_months", "os_event", "grade", "histology"]].copy()
+    return target, features, labels, clinical
 
+
+def load_lgg_radiogenomics(target: str | None = None, n_genes: int | None = None,
+                           kind: str = "plasmode") -> RadiogenomicsData:
+    """The bundled default cohort: 64 real TCGA-LGG patients, semi-synthetic counts.
+
+    **Semi-synthetic.** The 64 TCGA-LGG patients that have BraTS volumes and all three
+    labels (:func:`radiogenomics.datasets.load_tcga_lgg`) with their real eight volume
+    ratios (NaN where a denominator is zero), sex, age, survival and IDH / 1p19q / ATRX
+    status. No TCGA expression is available offline, so the RNA-seq counts are made:
+
+    ``kind="plasmode"`` (default): **semi-synthetic (plasmode)** counts on real RNA-seq.
+    Each patient is paired (fixed seed) with a distinct GEUVADIS lymphoblastoid sample of
+    the same sex (:func:`radiogenomics.datasets.load_humangender`, 10,101 genes); its real
+    counts are binomially thinned (:func:`radiogenomics.datasets.thin_counts`) to carry
+    natural-log effects driven jointly by the patient's real statuses and imaging ratios:
+
+    .. math::
+
+        Y'_{ig} \\sim \\mathrm{Binomial}(Y_{ig}, e^{\\eta_{ig} - \\max_i \\eta_{ig}}),
+        \\quad \\eta_{ig} = d_g z_{ik} + \\sum_{j} s_{g z_{ik} j}(u_{ij} - \\bar u_{z_{ik} j})
+
+    for gene ``g`` in target ``k``'s status set (``u``: normal scores of the ratios); see
+    :func:`radiogenomics._plasmode.make_lgg_plasmode` and
+    ``data/lgg_radiogenomics/PROVENANCE.md`` (effect distribution, calibration). Real library
+    sizes, mean-dispersion relation, gene-gene correlation and sex-linked genes are kept.
+
+    ``kind="parametric"``: the earlier fully parametric cohort, 20,000 NB genes drawn from
+    the radiogenomics-NB model itself (see :func:`_load_lgg_parametric`).
+
+    Parameters
+    ----------
+    target : {"IDH", "codel_1p19q" (or "1p19q"), "ATRX"} or None
+        Label returned as ``y`` (``None``: ``y`` is None; all labels are in ``labels``).
+    n_genes : int or None
+        ``None``: all genes (10,101 for the plasmode, 20,000 parametric). An int: the
+        plasmode keeps a fixed random subset of that many genes (same counts as in the full
+        cohort); the parametric cohort simulates that many genes.
+    kind : {"plasmode", "parametric"}
+        Which cohort (default the plasmode).
+
+    Returns
+    -------
+    RadiogenomicsData
+        ``counts`` (64 x genes), ``features`` (the 8 ratios), ``y``, ``labels``,
+        ``clinical`` (sex, age, os_months, os_event, grade, histology), ``truth`` (the
+        generating parameters: for the plasmode the pairing, status genes, effects and
+        slopes) and ``description`` (says semi-synthetic).
+
+    Examples
+    --------
+    >>> d = load_lgg_radiogenomics("IDH")
+    >>> d.counts.shape, d.y.value_counts().to_dict()
+    ((64, 10101), {'Mutant': 53, 'WT': 11})
+    >>> "semi-synthetic (plasmode)" in d.description
+    True
+    """
+    if kind not in LGG_KINDS:
+        raise ValueError(f"kind must be one of {LGG_KINDS}; got {kind!r}")
+    if n_genes is not None and (isinstance(n_genes, bool) or int(n_genes) != n_genes or n_genes < 1):
+        raise ValueError(f"n_genes must be a positive integer or None; got {n_genes!r}")
+    if kind == "parametric":
+        return _load_lgg_parametric(target, LGG_N_GENES if n_genes is None else int(n_genes))
+    from ._plasmode import make_lgg_plasmode
+
+    target, features, labels, clinical = _lgg_patients(target)
+    counts, truth = make_lgg_plasmode(features, labels, clinical["sex"])
+    counts.index.name = "patient"
+    G = counts.shape[1]
+    if n_genes is not None and n_genes < G:
+        keep = np.sort(np.random.default_rng(LGG_SUBSET_SEED).permutation(G)[: int(n_genes)])
+        cols = counts.columns[keep]
+        counts = counts[cols]
+        kept = set(cols)
+        for key in ("status_genes", "slope_genes", "slope_only_genes"):
+            truth[key] = {t: [g for g in v if g in kept] for t, v in truth[key].items()}
+        truth["status_effect"] = truth["status_effect"].loc[cols]
+        truth["status_slopes"] = {t: {c: df.loc[cols] for c, df in v.items()}
+                                  for t, v in truth["status_slopes"].items()}
+        truth["log_effects"] = truth["log_effects"][[g for g in truth["log_effects"].columns
+                                                     if g in kept]]
+    elif n_genes is not None and n_genes > G:
+        raise ValueError(f"n_genes={n_genes} exceeds the {G} genes of the plasmode cohort")
+    description = (
+        "semi-synthetic (plasmode) TCGA-LGG radiogenomics cohort: 64 real patients with real "
+        "BraTS volume ratios, IDH/1p19q/ATRX status, sex, age and survival; RNA-seq counts "
+        f"({counts.shape[1]} genes) are REAL GEUVADIS lymphoblastoid counts of a same-sex "
+        "sample, binomially thinned to carry SIMULATED status and imaging effects; see "
+        "data/lgg_radiogenomics/PROVENANCE.md. Not tumour expression."
+    )
+    y = None if target is None else labels[target].rename(target)
+    return RadiogenomicsData(counts=counts, features=features, y=y, labels=labels,
+                             clinical=clinical, truth=truth, description=description)
+
+
+def _load_lgg_parametric(target: str | None = None, n_genes: int = LGG_N_GENES
+                         ) -> RadiogenomicsData:
+    """The fully parametric cohort (``kind="parametric"``): real patients, NB counts.
+
+    The 64 patients of :func:`load_lgg_radiogenomics` with RNA-seq counts simulated (fixed
+    seed) from the radiogenomics-NB model:
+
+    .. math::
+
+        \\log \\mu_{ig} = \\log s_i + b_{g0} + \\sum_k d_{gk} z_{ik}
+        + \\tilde x_i^\\top (b_g + \\sum_k e_{gk} z_{ik})
+
+    with ``z_ik`` the real status indicators (IDH Mutant, 1p/19q codel, ATRX Mutant) and
+    ``x~_i`` the real ratios, NaN replaced by the column median and standardised.
+    Status genes: 200 for IDH, 150 for 1p/19q, 100 for ATRX, ``|d_gk| ~ U(0.6, 1.6)`` with
+    a random sign; a third of them also have status-specific slopes ``e_gk ~ N(0, 0.3^2)``
+    on two ratios; 400 imaging genes have shared slopes ``b_g ~ N(0, 0.3^2)`` on two ratios.
+    Dispersions are resampled from 714 real edgeR classic tagwise dispersions (cervical
+    data, ``data/lgg_radiogenomics/dispersions.csv``), size factors ``log s_i ~ N(0, 0.3^2)``.
+    """
+    from .datasets import data_dir
+
+    target, features, labels, clinical = _lgg_patients(target)
+    label_cols = list(labels.columns)
+    vol = features  # the patients, sorted
     rng = np.random.default_rng(LGG_SEED)
     n, G = len(vol), int(n_genes)
     z = np.column_stack([
@@ -372,12 +454,13 @@ def load_lgg_radiogenomics(target: str | None = None, n_genes: int = LGG_N_GENES
         "imaging_genes": list(genes[img]),
         "standardised_features": pd.DataFrame(xs, index=samples, columns=features.columns),
         "seed": LGG_SEED,
+        "kind": "parametric",
     }
     description = (
-        "semi-synthetic TCGA-LGG radiogenomics cohort: 64 real patients with real BraTS "
-        "volume ratios, IDH/1p19q/ATRX status, sex, age and survival, and SIMULATED RNA-seq "
-        f"counts ({G} genes) drawn from the radiogenomics-NB model (fixed seed {LGG_SEED}); "
-        "see data/lgg_radiogenomics/PROVENANCE.md. Not real expression data."
+        "semi-synthetic (parametric) TCGA-LGG radiogenomics cohort: 64 real patients with "
+        "real BraTS volume ratios, IDH/1p19q/ATRX status, sex, age and survival, and SIMULATED "
+        f"RNA-seq counts ({G} genes) drawn from the radiogenomics-NB model (fixed seed "
+        f"{LGG_SEED}); see data/lgg_radiogenomics/PROVENANCE.md. Not real expression data."
     )
     y = None if target is None else labels[target].rename(target)
     return RadiogenomicsData(counts=counts, features=features, y=y, labels=labels,

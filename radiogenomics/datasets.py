@@ -7,12 +7,18 @@ Real data (each folder of ``data/`` has a PROVENANCE.md with source, licence and
 - :func:`load_tcga_lgg` — TCGA lower-grade glioma labels, sex, age and survival
   (Ceccarelli et al. 2016; 516 LGG patients, 513 with IDH, 1p/19q and ATRX) and the BraTS
   sub-region volumes of 65 of them (Bakas et al. 2017).
+- :func:`load_humangender` — real GEUVADIS lymphoblastoid RNA-seq counts (85 samples x
+  10,101 genes, female / male; Lappalainen et al. 2013 via DEGreport), the base of the plasmode.
 
 Simulated or semi-synthetic data:
 
 - :func:`simulate_radiogenomic_cohort` — NB counts drawn from the radiogenomics-NB model.
+- :func:`thin_counts` — binomial thinning (Gerard 2020): add known log fold changes to real
+  counts, to make plasmodes of your own data.
 - :func:`load_lgg_radiogenomics` — the bundled default cohort: 64 real TCGA-LGG patients
-  (real volumes, ratios, labels, sex, survival) with **simulated** RNA-seq counts.
+  (real volumes, ratios, labels, sex, survival) with **semi-synthetic (plasmode)** counts
+  (real GEUVADIS counts of a same-sex sample, thinned to carry simulated status effects);
+  ``kind="parametric"`` gives the earlier fully simulated NB counts.
 - :func:`simulate_ich_cohort` — a synthetic intracerebral-haemorrhage cohort.
 """
 
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:  # defined in their own modules, imported lazily below
+    from ._plasmode import load_humangender, thin_counts
     from ._simulate import load_lgg_radiogenomics, simulate_radiogenomic_cohort
     from ._simulate_ich import simulate_ich_cohort
 
@@ -36,6 +43,8 @@ __all__ = [
     "load_tcga_lgg",
     "TCGALGG",
     "load_lgg_radiogenomics",
+    "load_humangender",
+    "thin_counts",
     "simulate_radiogenomic_cohort",
     "simulate_ich_cohort",
 ]
@@ -44,6 +53,8 @@ __all__ = [
 _LAZY = {
     "simulate_radiogenomic_cohort": "radiogenomics._simulate",
     "load_lgg_radiogenomics": "radiogenomics._simulate",
+    "load_humangender": "radiogenomics._plasmode",
+    "thin_counts": "radiogenomics._plasmode",
     "simulate_ich_cohort": "radiogenomics._simulate_ich",
 }
 

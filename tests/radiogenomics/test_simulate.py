@@ -1,4 +1,5 @@
-"""Tests of the simulators: the radiogenomics-NB truth is recoverable, LGG cohort is sane."""
+"""Tests of the simulators: the radiogenomics-NB truth is recoverable, the parametric LGG
+cohort (``kind="parametric"``) is sane. The default plasmode cohort: test_plasmode.py."""
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,8 @@ def test_simulate_bad_input():
 
 @pytest.fixture(scope="module")
 def lgg():
-    return load_lgg_radiogenomics("IDH")
+    """The earlier fully parametric cohort (the default is now the plasmode, test_plasmode.py)."""
+    return load_lgg_radiogenomics("IDH", kind="parametric")
 
 
 def test_lgg_cohort(lgg):
@@ -99,20 +101,21 @@ def test_lgg_cohort(lgg):
     np.testing.assert_allclose(lgg.features["ED/WT"], v.ED / v.WT)
     assert lgg.features["ET/ED"].isna().sum() == int((v.ED == 0).sum()) == 1
     assert {"sex", "age", "os_months", "os_event"} <= set(lgg.clinical.columns)
-    assert "semi-synthetic" in lgg.description and "SIMULATED" in lgg.description
-    assert "semi-synthetic" in (data_dir() / "lgg_radiogenomics" / "PROVENANCE.md").read_text()
+    assert "semi-synthetic (parametric)" in lgg.description and "SIMULATED" in lgg.description
+    assert lgg.truth["kind"] == "parametric"
+    assert "parametric" in (data_dir() / "lgg_radiogenomics" / "PROVENANCE.md").read_text()
     pool = pd.read_csv(data_dir() / "lgg_radiogenomics" / "dispersions.csv")["dispersion"]
     assert set(np.round(lgg.truth["dispersion"], 10)) <= set(np.round(pool, 10))
     assert lgg.counts.index.equals(lgg.y.index) and lgg.counts.index.equals(lgg.features.index)
 
 
 def test_lgg_deterministic_and_targets(lgg):
-    again = load_lgg_radiogenomics("1p19q", n_genes=20000)
+    again = load_lgg_radiogenomics("1p19q", n_genes=20000, kind="parametric")
     assert again.counts.index.equals(lgg.counts.index)
     assert again.counts.columns.equals(lgg.counts.columns)
     assert np.array_equal(again.counts.to_numpy(), lgg.counts.to_numpy())
     assert again.y.name == "codel_1p19q" and set(again.y) == {"codel", "non-codel"}
-    assert load_lgg_radiogenomics(n_genes=500).y is None
+    assert load_lgg_radiogenomics(n_genes=500, kind="parametric").y is None
     with pytest.raises(ValueError, match="target must be one of"):
         load_lgg_radiogenomics("MGMT")
 
