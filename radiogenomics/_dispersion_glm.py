@@ -179,39 +179,87 @@ def _design_as_factor(design: np.ndarray) -> tuple[np.ndarray, int]:
 
 @dataclass
 class _Design:
-    """What the GLM kernels need to know about a design matrix (n x p)."""
+    """What the GLM kernels need to know about a design matrix ``X`` (n x p).
+
+    Samples are processed in the order ``order``, in segments ``seg[k]:seg[k+1]``: the
+    groups of a oneway layout, or the blocks of a block-diagonal reparametrisation
+    ``Z = X M`` (block ``k`` holds its samples and ``bp[k]`` columns, stored row-major in
+    ``Xflat``), or one segment holding ``X`` itself."""
 
     X: np.ndarray  # contiguous float design
     oneway: bool  # edgeR's oneway layout: as many distinct rows as columns
-    order: np.ndarray  # samples sorted by group (oneway)
-    gstart: np.ndarray  # group k = order[gstart[k]:gstart[k+1]]
-    group: np.ndarray  # group of each sample
-    du: np.ndarray  # design row of each group
-    indicator: bool  # du is an identity-like indicator matrix (no back-transform)
-    q: np.ndarray  # least-squares coefficients of the constant 1 (Levenberg "null" start)
+    order: np.ndarray  # sample order of the kernels
+    seg: np.ndarray  # segment boundaries in that order
+    bp: np.ndarray  # columns of each segment's design (oneway: 1)
+    Xflat: np.ndarray  # the segments' designs, concatenated
+    du: np.ndarray  # oneway: design row of each group
+    indicator: bool  # oneway: du is an indicator matrix (no back-transform)
+    M: np.ndarray | None  # block designs: beta = M gamma (None: gamma = beta)
+    logdet_m: float  # log |det M| (added to the APL of a block design)
+    q: np.ndarray  # Levenberg "null" start direction (coefficients of the kernel)
 
 
-def _design_info(design: np.ndarray) -> _Design:
+def _block_structure(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Finest partition of the samples over which the column space of ``X`` splits into a
+    direct sum of subspaces supported on each part: the connected components of the
+    non-zero pattern of the hat matrix ``H = X X^+`` (``H`` is block diagonal exactly for
+    such a partition). Returns (component of each sample, number of components) or None
+    when there is a single component."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    H = X @ np.linalg.pinv(X)
+    adj = np.abs(H) > 1e-9 * max(1.0, float(np.abs(H).max()))
+    ncomp, lab = connected_components(csr_matrix(adj), directed=False)
+    if ncomp < 2:
+        return None
+    return lab.astype(np.int64), np.array(ncomp)
+
+
+def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
     X = np.ascontiguousarray(design, dtype=float)
     n, p = X.shape
     group, ng = _design_as_factor(X)
-    oneway = ng == p
-    if oneway:  # samples sorted by group; ``group`` and ``gstart`` in that order
-        order = np.argsort(group, kind="stable")
-        group = group[order]
-        gstart = np.searchsorted(group, np.arange(ng + 1)).astype(np.int64)
-        first = order[gstart[:-1]]
-        du = X[first]
-        indicator = int((du == 1).sum()) == ng and int((du == 0).sum()) == (ng - 1) * ng
-    else:
-        order = np.arange(n)
-        gstart = np.array([0, n], dtype=np.int64)
-        group = np.zeros(n, dtype=np.int64)
-        du = np.eye(p)
-        indicator = True
     q = np.linalg.lstsq(X, np.ones(n), rcond=None)[0]
-    return _Design(X, oneway, order.astype(np.int64), gstart, group.astype(np.int64), du,
-                   indicator, np.ascontiguousarray(q))
+    one = np.array([0, n], dtype=np.int64)
+    if ng == p:  # oneway layout: samples sorted by group
+        order = np.argsort(group, kind="stable")
+        seg = np.searchsorted(group[order], np.arange(ng + 1)).astype(np.int64)
+        du = X[order[seg[:-1]]]
+        indicator = int((du == 1).sum()) == ng and int((du == 0).sum()) == (ng - 1) * ng
+        return _Design(X, True, order.astype(np.int64), seg, np.ones(ng, dtype=np.int64),
+                       np.ascontiguousarray(X[order]).ravel(), du, indicator, None, 0.0, q)
+    plain = _Design(X, False, np.arange(n, dtype=np.int64), one, np.array([p], np.int64),
+                    X.ravel().copy(), np.eye(p), True, None, 0.0, q)
+    found = _block_structure(X) if blocks else None
+    if found is None:
+        return plain
+    lab, ncomp = found
+    order = np.argsort(lab, kind="stable")
+    seg = np.searchsorted(lab[order], np.arange(int(ncomp) + 1)).astype(np.int64)
+    Z = np.zeros((n, p))
+    bp, parts, col = [], [], 0
+    for k in range(int(ncomp)):
+        rows = order[seg[k]:seg[k + 1]]
+        Xk = X[rows]
+        Zk = Xk[:, _kept_columns(Xk)]
+        if col + Zk.shape[1] > p:
+            return plain
+        Z[rows, col:col + Zk.shape[1]] = Zk
+        bp.append(Zk.shape[1])
+        parts.append(Zk.ravel())
+        col += Zk.shape[1]
+    if col != p:
+        return plain
+    M = np.linalg.lstsq(X, Z, rcond=None)[0]
+    if not np.allclose(X @ M, Z, rtol=0, atol=1e-9 * max(1.0, float(np.abs(Z).max()))):
+        return plain
+    sign, logdet = np.linalg.slogdet(M)
+    if sign == 0:
+        return plain
+    return _Design(X, False, order.astype(np.int64), seg, np.array(bp, dtype=np.int64),
+                   np.concatenate(parts), np.eye(p), True, M, float(logdet),
+                   np.linalg.solve(M, q))
 
 
 @dataclass
@@ -236,7 +284,9 @@ def _glm_fit(
 ) -> _GLMFit:
     """edgeR ``glmFit(..., prior.count=0)``: oneway shortcut (``mglmOneWay``: one
     intercept fit per group, maxit 50, tol 1e-10, log means floored at -1e8) when the design
-    is a oneway layout, Levenberg (``mglmLevenberg``, maxit 250, tol 1e-6) otherwise.
+    is a oneway layout, Levenberg (``mglmLevenberg``, maxit 250, tol 1e-6) otherwise, block
+    by block when the design is block diagonal after a reparametrisation (e.g. class x
+    covariate interactions: one independent fit per class, the same maximum likelihood).
     ``y`` is genes x samples, ``offset`` one value per sample, ``disp`` a scalar or one
     value per gene. Compiled, parallel over genes (:func:`radiogenomics._kernels.glm_fit_rows`).
     """
@@ -250,24 +300,27 @@ def _glm_fit(
     off = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, dtype=float), (n,)))
     d = np.ascontiguousarray(np.broadcast_to(np.asarray(disp, dtype=float).reshape(-1)
                                              if np.ndim(disp) else disp, (G,)), dtype=float)
-    ng = info.gstart.size - 1
-    p = info.X.shape[1]
+    ncoef = int(info.bp.sum())
+    if start is None:
+        st = np.full((G, ncoef), np.nan)
+    else:
+        st = np.asarray(start, dtype=float)
+        if info.oneway and not info.indicator:
+            st = st @ info.du.T
+        elif info.M is not None:
+            st = np.linalg.solve(info.M, st.T).T
     if info.oneway:
-        if start is None:
-            st = np.full((G, ng), np.nan)
-        else:
-            st = np.asarray(start, dtype=float)
-            st = st if info.indicator else st @ info.du.T
         maxit, tol = maxit or 50, tol or 1e-10
     else:
-        st = np.full((G, p), np.nan) if start is None else np.asarray(start, dtype=float)
         maxit, tol = maxit or 250, tol or 1e-6
     mu = np.empty((G, n)) if fitted else np.empty((0, 0))
     coef, dev = glm_fit_rows(y, info.X, off, d, np.ascontiguousarray(st), info.oneway,
-                             info.order, info.gstart, info.group, info.q, int(maxit),
+                             info.order, info.seg, info.bp, info.Xflat, info.q, int(maxit),
                              float(tol), mu)
     if info.oneway and not info.indicator:
         coef = np.linalg.solve(info.du, coef.T).T
+    elif info.M is not None:
+        coef = coef @ info.M.T
     return _GLMFit(coef, mu if fitted else None, dev, "oneway" if info.oneway else "levenberg")
 
 
@@ -280,15 +333,19 @@ def _mglm_levenberg(
     coef_start: np.ndarray | None = None,
     maxit: int = 200,
     tol: float = 1e-6,
+    blocks: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Levenberg-damped Fisher scoring for genewise NB GLMs (edgeR ``mglmLevenberg``),
-    whatever the design. Returns coefficients, fitted values and deviances (genes in rows).
-    See :func:`radiogenomics._kernels._levenberg_fit` for the iteration."""
-    info = _design_info(np.asarray(design, dtype=float))
-    info.oneway = False
-    info.order = np.arange(info.X.shape[0])
-    info.gstart = np.array([0, info.X.shape[0]], dtype=np.int64)
-    info.group = np.zeros(info.X.shape[0], dtype=np.int64)
+    whatever the design (``blocks``: block by block where the design allows it). Returns
+    coefficients, fitted values and deviances (genes in rows). See
+    :func:`radiogenomics._kernels._levenberg_fit` for the iteration."""
+    X = np.asarray(design, dtype=float)
+    info = _design_info(X, blocks=blocks)
+    if info.oneway:
+        n, p = X.shape
+        info = _Design(np.ascontiguousarray(X), False, np.arange(n, dtype=np.int64),
+                       np.array([0, n], dtype=np.int64), np.array([p], dtype=np.int64),
+                       np.ascontiguousarray(X).ravel(), np.eye(p), True, None, 0.0, info.q)
     fit = _glm_fit(y, info, offset, disp, w, coef_start, maxit=maxit, tol=tol)
     return fit.coefficients, fit.fitted, fit.deviance
 
@@ -304,10 +361,13 @@ def _apl_grid(y: np.ndarray, design: np.ndarray | _Design, offset: np.ndarray,
 
     info = design if isinstance(design, _Design) else _design_info(np.asarray(design, float))
     maxit, tol = (50, 1e-10) if info.oneway else (250, 1e-6)
-    return apl_grid(np.ascontiguousarray(y, dtype=float), info.X,
-                    np.ascontiguousarray(offset, dtype=float),
-                    np.ascontiguousarray(grid, dtype=float), info.oneway, info.order,
-                    info.gstart, info.group, info.q, maxit, tol)
+    out = apl_grid(np.ascontiguousarray(y, dtype=float), info.X,
+                   np.ascontiguousarray(offset, dtype=float),
+                   np.ascontiguousarray(grid, dtype=float), info.oneway, info.order,
+                   info.seg, info.bp, info.Xflat, info.q, maxit, tol)
+    if info.M is not None:  # log det X'WX = log det Z'WZ - 2 log |det M|
+        out += info.logdet_m
+    return out
 
 
 def adjusted_profile_lik(

@@ -801,30 +801,99 @@ def _apl_one(y, mu, lmu, phi, X, lgy1, ww, A, work):  # pragma: no cover
     return ll - _logdet_half(A, work)
 
 
-@njit(parallel=True, cache=True)
-def apl_grid(y, X, offset, grid, oneway, order, gstart, group, q, maxit, tol):  # pragma: no cover
-    r"""Cox-Reid adjusted profile log-likelihood of every gene (rows of ``y``) at every
-    dispersion of ``grid`` (edgeR's ``estimateDisp`` loop of ``adjustedProfileLik``): the
-    GLM is fitted at each grid value from the previous value's coefficients (oneway
-    shortcut when ``oneway``, else Levenberg from edgeR's "null" start), then
-    :math:`\ell_g(\phi) = \sum_j\log f_{NB}(y_{gj};\hat\mu_{gj},\phi)
-    - \tfrac12\log\det(X^\top W_g X)`. Returns a genes x grid array.
+@njit(cache=True)
+def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, lmu,
+              maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv):  # pragma: no cover
+    """edgeR ``glmFit`` of one gene whose samples are sorted by segment
+    (``seg[k]:seg[k+1]``). Oneway layout: one intercept per segment (``beta`` = group log
+    means). Otherwise every segment is an independent block with its own design
+    ``Xflat[xoff[k]:...]`` (``n_k x bp[k]``, coefficients ``beta[coff[k]:coff[k+1]]``),
+    fitted by Levenberg (a design without block structure is one block). Fills ``mu`` and
+    ``lmu`` (log mu) and returns the deviance (Levenberg; oneway: NaN)."""
+    if oneway:
+        _oneway_fit(y, offp, eoff, phi, seg, beta, mu, lmu, maxit, tol)
+        return np.nan
+    dev = 0.0
+    for k in range(seg.size - 1):
+        lo = seg[k]
+        hi = seg[k + 1]
+        pk = bp[k]
+        nk = hi - lo
+        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((nk, pk))
+        A = Abuf[:pk * pk].reshape((pk, pk))
+        R = Rbuf[:pk * pk].reshape((pk, pk))
+        bk = beta[coff[k]:coff[k] + pk]
+        dev += _levenberg_fit(y[lo:hi], Xk, offp[lo:hi], phi, bk, mu[lo:hi], maxit, tol,
+                              A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
+                              ww[lo:hi], deriv[lo:hi])
+        _eta(Xk, bk, offp[lo:hi], lmu[lo:hi])
+    return dev
 
-    Samples are processed in the order ``order`` (grouped for the oneway layout, with
-    ``group`` and ``gstart`` given in that order); each thread works on one block of genes
-    with its own small buffers."""
-    G, n = y.shape
-    p = X.shape[1]
-    K = grid.size
-    out = np.empty((G, K))
+
+@njit(cache=True)
+def _apl_gene(y, mu, lmu, phi, oneway, Xp, seg, bp, xoff, Xflat, lgy1, ww,
+              Abuf, Wbuf):  # pragma: no cover
+    """Cox-Reid APL of one gene (see :func:`_apl_one`); for a block design the
+    log-determinant is the sum over blocks of ``log det(X_k' W_k X_k)`` (the caller adds
+    the constant of the reparametrisation)."""
+    if oneway or seg.size == 2:
+        p = Xp.shape[1]
+        A = Abuf[:p * p].reshape((p, p))
+        W = Wbuf[:p * p].reshape((p, p))
+        return _apl_one(y, mu, lmu, phi, Xp, lgy1, ww, A, W)
+    ll = _apl_one(y, mu, lmu, phi, Xp[:, :0], lgy1, ww, Abuf[:0].reshape((0, 0)),
+                  Wbuf[:0].reshape((0, 0)))
+    for k in range(seg.size - 1):
+        lo = seg[k]
+        hi = seg[k + 1]
+        pk = bp[k]
+        nk = hi - lo
+        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((nk, pk))
+        A = Abuf[:pk * pk].reshape((pk, pk))
+        W = Wbuf[:pk * pk].reshape((pk, pk))
+        _xtwx(Xk, ww[lo:hi], A)
+        ll -= _logdet_half(A, W)
+    return ll
+
+
+@njit(cache=True)
+def _permuted_design(X, offset, order, bp, xoff, Xflat_len, seg):  # pragma: no cover
+    n, p = X.shape
     Xp = np.empty((n, p))
     offp = np.empty(n)
     for t in range(n):
         offp[t] = offset[order[t]]
         for a in range(p):
             Xp[t, a] = X[order[t], a]
+    return Xp, offp
+
+
+@njit(parallel=True, cache=True)
+def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol):  # pragma: no cover
+    r"""Cox-Reid adjusted profile log-likelihood of every gene (rows of ``y``) at every
+    dispersion of ``grid`` (edgeR's ``estimateDisp`` loop of ``adjustedProfileLik``): the
+    GLM is fitted at each grid value from the previous value's coefficients (oneway
+    shortcut when ``oneway``, else Levenberg from edgeR's "null" start ``q``), then
+    :math:`\ell_g(\phi) = \sum_j\log f_{NB}(y_{gj};\hat\mu_{gj},\phi)
+    - \tfrac12\log\det(X^\top W_g X)`. Returns a genes x grid array.
+
+    Samples are processed in the order ``order``, sorted by segment ``seg`` (the groups of
+    a oneway layout, or the blocks of a block-diagonal reparametrisation: block ``k`` has
+    design ``Xflat`` rows ``seg[k]:seg[k+1]`` with ``bp[k]`` columns; ``q`` is then in the
+    block coefficients). Each thread works on one block of genes with its own buffers."""
+    G, n = y.shape
+    p = X.shape[1]
+    K = grid.size
+    out = np.empty((G, K))
+    nseg = seg.size - 1
+    Xp, offp = _permuted_design(X, offset, order, bp, bp, 0, seg)
     eoff = np.exp(offp)
-    ng = gstart.size - 1
+    coff = np.zeros(nseg + 1, dtype=np.int64)
+    xoff = np.zeros(nseg + 1, dtype=np.int64)
+    for k in range(nseg):
+        coff[k + 1] = coff[k] + (1 if oneway else bp[k])
+        xoff[k + 1] = xoff[k] + (seg[k + 1] - seg[k]) * bp[k]
+    ncoef = coff[nseg]
     nblk = min(G, 256)
     for blk in prange(nblk):
         yg = np.empty(n)
@@ -834,56 +903,53 @@ def apl_grid(y, X, offset, grid, oneway, order, gstart, group, q, maxit, tol):  
         ww = np.empty(n)
         deriv = np.empty(n)
         munew = np.empty(n)
-        A = np.empty((p, p))
-        R = np.empty((p, p))
-        work = np.empty((p, p))
-        beta = np.empty(p)
+        Abuf = np.empty(p * p)
+        Rbuf = np.empty(p * p)
         dl = np.empty(p)
         dbeta = np.empty(p)
         bnew = np.empty(p)
-        bg = np.empty(max(ng, 1))
+        beta = np.empty(max(ncoef, 1))
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
             for t in range(n):
                 yg[t] = y[g, order[t]]
                 lgy1[t] = math.lgamma(yg[t] + 1.0)
-            for k in range(ng):
-                bg[k] = np.nan
             for i in range(K):
                 phi = grid[i]
-                if oneway:
-                    _oneway_fit(yg, offp, eoff, phi, gstart, bg, mu, lmu, maxit, tol)
-                else:
-                    if i == 0:
+                if i == 0:
+                    if oneway:
+                        for k in range(ncoef):
+                            beta[k] = np.nan
+                    else:
                         _levenberg_null_start(yg, offp, phi, q, beta)
-                    _levenberg_fit(yg, Xp, offp, phi, beta, mu, maxit, tol,
-                                   A, R, dl, dbeta, bnew, munew, ww, deriv)
-                    _eta(Xp, beta, offp, lmu)
-                out[g, i] = _apl_one(yg, mu, lmu, phi, Xp, lgy1, ww, A, work)
+                _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
+                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv)
+                out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, Xp, seg, bp, xoff, Xflat,
+                                      lgy1, ww, Abuf, Rbuf)
     return out
 
 
 @njit(parallel=True, cache=True)
-def glm_fit_rows(y, X, offset, disp, start, oneway, order, gstart, group, q,
+def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
                  maxit, tol, mu_out):  # pragma: no cover
     r"""edgeR ``glmFit`` (prior.count 0) of every gene at dispersion ``disp[g]``: oneway
     shortcut (group log means, floored at -1e8) when ``oneway``, else Levenberg from
     ``start`` (rows with a NaN first entry: edgeR's "null" start). Returns the
-    coefficients (group log means for oneway: the caller maps them to the design) and the
-    deviances; fitted values go to ``mu_out`` if it has G rows. Samples as in
-    :func:`apl_grid`."""
+    coefficients (group log means for oneway, block coefficients for a block design: the
+    caller maps them to the design) and the deviances; fitted values go to ``mu_out`` if
+    it has G rows. Samples and segments as in :func:`apl_grid`."""
     G, n = y.shape
     p = X.shape[1]
-    ng = gstart.size - 1
-    ncoef = ng if oneway else p
+    nseg = seg.size - 1
+    Xp, offp = _permuted_design(X, offset, order, bp, bp, 0, seg)
+    eoff = np.exp(offp)
+    coff = np.zeros(nseg + 1, dtype=np.int64)
+    xoff = np.zeros(nseg + 1, dtype=np.int64)
+    for k in range(nseg):
+        coff[k + 1] = coff[k] + (1 if oneway else bp[k])
+        xoff[k + 1] = xoff[k] + (seg[k + 1] - seg[k]) * bp[k]
+    ncoef = coff[nseg]
     coef = np.empty((G, ncoef))
     dev = np.empty(G)
-    Xp = np.empty((n, p))
-    offp = np.empty(n)
-    for t in range(n):
-        offp[t] = offset[order[t]]
-        for a in range(p):
-            Xp[t, a] = X[order[t], a]
-    eoff = np.exp(offp)
     keep_mu = mu_out.shape[0] == G
     nblk = min(G, 256)
     for blk in prange(nblk):
@@ -893,29 +959,24 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, gstart, group, q,
         ww = np.empty(n)
         deriv = np.empty(n)
         munew = np.empty(n)
-        A = np.empty((p, p))
-        R = np.empty((p, p))
-        beta = np.empty(max(ncoef, 1))
+        Abuf = np.empty(p * p)
+        Rbuf = np.empty(p * p)
         dl = np.empty(p)
         dbeta = np.empty(p)
         bnew = np.empty(p)
+        beta = np.empty(max(ncoef, 1))
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
             for t in range(n):
                 yg[t] = y[g, order[t]]
             phi = disp[g]
-            if oneway:
-                for k in range(ng):
-                    beta[k] = start[g, k]
-                _oneway_fit(yg, offp, eoff, phi, gstart, beta, mu, lmu, maxit, tol)
-                dev[g] = _deviance(yg, mu, phi)
+            if not oneway and math.isnan(start[g, 0]):
+                _levenberg_null_start(yg, offp, phi, q, beta)
             else:
-                if math.isnan(start[g, 0]):
-                    _levenberg_null_start(yg, offp, phi, q, beta)
-                else:
-                    for a in range(p):
-                        beta[a] = start[g, a]
-                dev[g] = _levenberg_fit(yg, Xp, offp, phi, beta, mu, maxit, tol,
-                                        A, R, dl, dbeta, bnew, munew, ww, deriv)
+                for a in range(ncoef):
+                    beta[a] = start[g, a]
+            d = _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
+                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv)
+            dev[g] = _deviance(yg, mu, phi) if oneway else d
             for a in range(ncoef):
                 coef[g, a] = beta[a]
             if keep_mu:
