@@ -175,3 +175,18 @@ def test_save_members_feed_qc_and_et_label(tiny, tmp_path: Path, capsys) -> None
     capsys.readouterr()
     assert main(["qc", "--members", str(members), "--out", str(tmp_path / "qc.csv")]) == 0
     assert "2 case(s)" in capsys.readouterr().err
+
+
+def test_bad_config_names_the_file(tiny, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "badcfg"
+    bad.mkdir()
+    (bad / "fold_0.pt").write_bytes((tiny / "model" / "fold_0.pt").read_bytes())
+    cfg = json.loads((tiny / "model" / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**cfg, "spacing": [1, 0, 1]}))
+    argv = ["segment", "--images", str(tiny / "coh" / "images"), "--out", str(tmp_path / "o"), "--model", str(bad)]
+    assert main(argv) == 2
+    msg = _one_line_error(capsys)
+    assert "badcfg/config.json" in msg and "spacing" in msg
+    (bad / "config.json").write_text(json.dumps({**cfg, "layers": 3}))
+    assert main(argv) == 2
+    assert "unknown UNetConfig fields ['layers']" in _one_line_error(capsys)
