@@ -111,8 +111,9 @@ pd.read_csv(out, index_col="patient").filter(regex="^(WT|ET/WT|shape_)").round(3
 # SR = π^(1/3)(6V)^(2/3)/A from the marching-cubes mesh — pyradiomics' Sphericity. The
 # default `mesh="auto"` uses scikit-image's linear-time marching cubes (`"lewiner"`), which
 # equals pyradiomics' mesh wherever the mask has no ambiguous (diagonal-only) voxel contacts,
-# and pyradiomics' own mesh for masks that have them (the lobulated lesions below), so SR
-# equals pyradiomics Sphericity either way; `mesh="lewiner"` alone differs on those.
+# and pyradiomics' own mesh for masks that have them (here the lobulated lesion with
+# 0.8 × 0.8 × 2 mm voxels), so SR equals pyradiomics Sphericity either way; `mesh="lewiner"`
+# alone differs on that one.
 
 # %%
 import SimpleITK as sitk  # noqa: E402
@@ -130,7 +131,7 @@ def pyradiomics_sphericity(mask, spacing):
 
 
 rows = []
-for spacing, axes, irregular in [((1, 1, 1), (20, 20, 20), False), ((0.7, 0.9, 2.0), (12, 9, 16), False), ((1, 1, 1), (9, 9, 9), True), ((0.5, 1.5, 0.5), (9, 8, 10), True)]:
+for spacing, axes, irregular in [((1, 1, 1), (20, 20, 20), False), ((0.7, 0.9, 2.0), (12, 9, 16), False), ((1, 1, 1), (9, 9, 9), True), ((0.8, 0.8, 2.0), (10, 8, 12), True), ((0.5, 1.5, 0.5), (9, 8, 10), True)]:
     shape = tuple(int(2 * a / s + 12) for a, s in zip(axes, spacing))
     mask, _ = make_lesion_phantom(shape, spacing, semi_axes_mm=axes, irregular=irregular, random_state=13)
     ours = shape_measures(mask, spacing=spacing)["sr_index"]
