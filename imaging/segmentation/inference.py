@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "segmentation_demo"
 
 _CHANNEL_RE = re.compile(r"^(?P<case>.+)_(?P<ch>\d{4})\.nii(\.gz)?$")
+_DICOM_DIR_RE = re.compile(r"^(?P<case>.+)_(?P<ch>\d{4})$")  # <case>_<cccc>/: a DICOM series folder
 
 
 def normalize_images(images: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -236,7 +237,7 @@ def find_cases(images_dir: str | os.PathLike[str], n_channels: int | None = None
         raise FileNotFoundError(f"images folder not found: {folder}")
     found: dict[str, dict[int, Path]] = {}
     for p in sorted(folder.iterdir()):
-        m = _CHANNEL_RE.match(p.name)
+        m = _CHANNEL_RE.match(p.name) or (_DICOM_DIR_RE.match(p.name) if p.is_dir() else None)
         if m:
             found.setdefault(m["case"], {})[int(m["ch"])] = p
     if not found:
@@ -261,12 +262,22 @@ def _load_channels(paths: Sequence[Path]) -> tuple[np.ndarray, Any, tuple[float,
     the canonical spacing (mm)."""
     from imaging.io import check_same_space, load_nifti, voxel_spacing
 
-    originals = [load_nifti(p, canonical=False) for p in paths]
+    originals = [_load_original(p) if Path(p).is_dir() else load_nifti(p, canonical=False) for p in paths]
     for p, img in zip(paths[1:], originals[1:], strict=True):
         check_same_space(originals[0], img, names=(paths[0].name, p.name))
     canon = [load_nifti(img) for img in originals]
     data = np.stack([np.asarray(c.dataobj, dtype=np.float32) for c in canon])
     return data, originals[0], voxel_spacing(canon[0])
+
+
+def _load_original(path: Path) -> Any:
+    """A DICOM series folder (:mod:`imaging.dicom`) as an in-memory NIfTI in its stored orientation."""
+    import nibabel as nib
+
+    from imaging.dicom import read_dicom_series
+
+    data, affine, _ = read_dicom_series(path, canonical=False)
+    return nib.Nifti1Image(np.asarray(data, dtype=np.float32), affine)
 
 
 def resample_to_spacing(

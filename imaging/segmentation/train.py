@@ -511,27 +511,6 @@ def find_training_cases(
     return {c: ([found[c][i] for i in range(n_ch)], mask_files[c]) for c in sorted(found)}
 
 
-def _resample(arr: np.ndarray, spacing: Sequence[float], target: Sequence[float], *, label: bool) -> np.ndarray:
-    """Resample an (x, y, z) array to ``target`` spacing with SimpleITK (linear; nearest for labels).
-
-    The first voxel centre stays in place; the grid covers the same extent (``round(n s / t)``
-    voxels per axis).
-    """
-    import SimpleITK as sitk
-
-    if np.allclose(spacing, target, rtol=1e-6):
-        return arr
-    img = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(arr, (2, 1, 0))))
-    img.SetSpacing(tuple(float(s) for s in spacing))
-    size = [max(1, int(round(n * s / t))) for n, s, t in zip(arr.shape, spacing, target, strict=True)]
-    interp = sitk.sitkNearestNeighbor if label else sitk.sitkLinear
-    out = sitk.Resample(
-        img, size, sitk.Transform(), interp, img.GetOrigin(), tuple(float(t) for t in target),
-        img.GetDirection(), 0, img.GetPixelID(),
-    )
-    return np.transpose(sitk.GetArrayFromImage(out), (2, 1, 0))
-
-
 def load_training_cases(
     pairs: dict[str, tuple[list[Path], Path]],
     *,
@@ -560,9 +539,12 @@ def load_training_cases(
                 )
         sp = voxel_spacing(lab_img)
         images = np.stack([c[0] for c in chans])
-        if spacing is not None:
-            images = np.stack([_resample(c, sp, spacing, label=False) for c in images])
-            lab = _resample(lab, sp, spacing, label=True)
+        if spacing is not None:  # the resampling of inference (SimpleITK, same grid rule)
+            from imaging.segmentation.inference import resample_to_spacing
+
+            if not np.allclose(sp, spacing, rtol=1e-6):
+                images = resample_to_spacing(images, sp, spacing)
+                lab = resample_to_spacing(lab, sp, spacing, nearest=True)
         cases.append((images.astype(np.float32, copy=False), lab))
         spacings.append(sp)
     return cases, spacings

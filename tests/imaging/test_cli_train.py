@@ -18,9 +18,9 @@ pytest.importorskip("monai")
 
 from imaging.cli import main  # noqa: E402
 from imaging.phantoms import make_tumour_phantom  # noqa: E402
+from imaging.segmentation.inference import resample_to_spacing  # noqa: E402
 from imaging.segmentation.models import UNetConfig, build_model, load_model, model_parts  # noqa: E402
 from imaging.segmentation.train import (  # noqa: E402
-    _resample,
     load_init_weights,
     stepwise_transfer,
     train_model,
@@ -148,7 +148,7 @@ def test_stepwise_transfer_folds_keep_frozen_part(tmp_path):
 
 def test_resample_to_spacing_and_cli_spacing(cohorts, tmp_path):
     lab = make_tumour_phantom((16, 16, 16), random_state=0)[1]
-    r = _resample(lab, (1.0, 1.0, 1.0), (2.0, 2.0, 1.0), label=True)
+    r = resample_to_spacing(lab, (1.0, 1.0, 1.0), (2.0, 2.0, 1.0), nearest=True)
     assert r.shape == (8, 8, 16) and set(np.unique(r)) <= set(np.unique(lab))
     # the resampled label map is the original sampled every second voxel in x and y
     np.testing.assert_array_equal(r, lab[::2, ::2, :])

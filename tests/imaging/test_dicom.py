@@ -165,3 +165,36 @@ def test_bad_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["convert", "--help"])
     assert "imaging convert --dicom" in capsys.readouterr().out
+
+
+def test_segment_and_train_accept_dicom_channel_folders(tmp_path):
+    """``imaging segment``/``train`` read ``<case>_<cccc>/`` DICOM folders like NIfTI channels."""
+    from imaging.io import load_label_map
+    from imaging.phantoms import make_tumour_phantom
+    from imaging.segmentation.train import find_training_cases, load_training_cases
+
+    images, labels, _ = make_tumour_phantom((24, 24, 24), random_state=3)
+    dcm, nii = tmp_path / "dcm", tmp_path / "nii"
+    nii.mkdir()
+    for c in range(4):
+        write_series(dcm / f"case_000_{c:04d}", np.rint(images[c]).astype(np.int16), ORIENTATIONS["axial"],
+                     (12.0, 12.0, -12.0), (1.0, 1.0), 1.0, number=c + 1)
+        data, affine, _ = read_image(dcm / f"case_000_{c:04d}")
+        save_nifti(data, affine, nii / f"case_000_{c:04d}.nii.gz")
+    outs = {}
+    for name, folder in (("dcm", dcm), ("nii", nii)):
+        out = tmp_path / f"seg_{name}"
+        assert main(["segment", "--images", str(folder), "--out", str(out), "--no-tta"]) == 0
+        outs[name] = load_label_map(out / "case_000.nii.gz")
+    np.testing.assert_array_equal(np.asarray(outs["dcm"].dataobj), np.asarray(outs["nii"].dataobj))
+    np.testing.assert_allclose(outs["dcm"].affine, outs["nii"].affine, atol=1e-5)
+    assert np.asarray(outs["dcm"].dataobj).any()
+    # training cases: DICOM channel folders with a NIfTI mask on the same grid
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    lab_img = load_label_map(outs["nii"].get_filename())
+    save_nifti(np.asarray(lab_img.dataobj), lab_img.affine, masks / "case_000.nii.gz")
+    pairs = find_training_cases(dcm, masks)
+    assert [p.name for p in pairs["case_000"][0]] == [f"case_000_{c:04d}" for c in range(4)]
+    cases, spacings = load_training_cases(pairs)
+    assert cases[0][0].shape == (4, 24, 24, 24) and spacings == [(1.0, 1.0, 1.0)]
