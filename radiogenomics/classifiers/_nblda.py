@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 from .._normalization import (
     CountSizeModel,
@@ -31,6 +30,7 @@ from .._normalization import (
     prepare_predict,
     softmax_rows,
 )
+from ._inner_cv import inner_folds, inner_splits
 
 logger = logging.getLogger(__name__)
 
@@ -226,25 +226,31 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             return nb_discriminant(xte, nste, m["d"], m["dispersion"], prior)
         return poisson_discriminant(xte, nste, m["d"], prior)
 
-    def _cv_rho(self, x, y, classes, alpha, rhos, prior, n_splits, n_repeats, lib=None):
-        cnt = np.bincount(np.searchsorted(classes, y))
-        k = int(min(n_splits, cnt.min()))
-        if k < 2:
-            raise ValueError("rho tuning needs at least 2 samples per class")
-        if n_repeats > 1:
-            cv = RepeatedStratifiedKFold(n_splits=k, n_repeats=n_repeats,
-                                         random_state=self.random_state)
-        else:
-            cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
+    def _cv_rho(self, x, y, classes, alpha, rhos, prior, n_splits, n_repeats, lib=None,
+                full=None):
+        """Inner-CV errors of every ``rho``. ``full`` (all genes of the training samples,
+        a DataFrame) when ``n_genes`` selected a subset: every inner training fold selects
+        its own genes (:func:`~._inner_cv.inner_folds`), and with ``transform`` PLDA's
+        power is re-estimated on them."""
+        splits = inner_splits(y, n_splits, n_repeats, self.random_state)
+        folds = None
+        if full is not None:
+            folds = inner_folds(full, y, splits, n_genes=self.n_genes,
+                                de_method=self.de_method, quantile=self.quantile)
+            xall = full.to_numpy()
         errs = np.zeros(len(rhos))
-        for tr, te in cv.split(x, y):
-            m = self._core_fit(x[tr], y[tr], classes, rhos, alpha,
+        for i, (tr, te) in enumerate(splits):
+            xf, af = x, alpha
+            if folds is not None:
+                xf = xall[:, folds[i].cols]
+                af = self._alpha(xf[tr]) if alpha is not None else None
+            m = self._core_fit(xf[tr], y[tr], classes, rhos, af,
                                None if lib is None else lib[tr])
-            xte = x[te]
+            xte = xf[te]
             lte = None if lib is None else lib[te]
-            if alpha is not None:
-                xte = xte**alpha
-                lte = None if lte is None else lte**alpha
+            if af is not None:
+                xte = xte**af
+                lte = None if lte is None else lte**af
             nste = m["size_model"].test_expected(xte if lte is None else lte)
             for j in range(len(rhos)):
                 if self._negative_binomial:
@@ -252,8 +258,7 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
                 else:
                     dsc = poisson_discriminant(xte, nste, m["d"][j], prior)
                 errs[j] += np.sum(classes[np.argmax(dsc, axis=1)] != y[te])
-        n_folds = cv.get_n_splits()
-        return errs / n_folds
+        return errs / len(splits)
 
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on training counts (samples x genes) and labels; returns self."""
@@ -273,7 +278,7 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             maxrho = _max_rho(xa, sm.expected(), yy, classes, self.beta)
             rhos = np.linspace(0.0, maxrho * 2.0 / 3.0, self._n_rho())
             err = self._cv_rho(x, yy, classes, alpha, rhos, self.prior_, *self._cv_shape(),
-                               lib=lib)
+                               lib=lib, full=full if full.shape[1] > df.shape[1] else None)
             self.cv_results_ = pd.DataFrame({"rho": rhos, "errors": err})
             best = np.nonzero(err == err.min())[0].max()
             self.rho_ = float(rhos[best])
@@ -326,7 +331,9 @@ class NBLDA(_CountLDA):
     rho : float or None
         Shrinkage of the class effects; ``None`` tunes it over ``tune_length`` values
         ``seq(0, 2/3 max rho, len)`` by ``n_folds``-fold CV repeated ``n_repeats`` times
-        (accuracy; the largest best rho), on the genes selected in ``fit``.
+        (accuracy; the largest best rho); when ``n_genes`` selects a subset, every inner
+        training fold re-runs the quantile filter and the DE selection on its own rows
+        (nested tuning, :func:`~._inner_cv.inner_folds`).
     beta, prior, target, phi_epsilon : as ``nbldaControl()`` (1, equal, 0, 0.15).
     random_state : int, RandomState or None — CV folds.
     de_method : {"exact", "lrt", "deseq2"}

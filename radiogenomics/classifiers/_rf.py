@@ -1,12 +1,17 @@
 r"""Random-forest baselines of the radiogenomics-NB paper: RF-genomics and RF-radiogenomics.
 
-Both grow a random forest on :math:`\log_2(y_{ig} + 1)` of the genes selected inside ``fit``
-(the top ``n_genes`` of the edgeR exact test on the training samples, the same selector as
-every other method); :class:`RFRadiogenomics` appends the imaging features (imputed with
-training medians when asked). ``max_features`` (the number of candidate variables per split,
-``mtry`` in R's randomForest) and optionally ``min_samples_leaf`` are tuned by an inner
-stratified ``cv``-fold cross-validation on the training samples only, as in the paper; the
-forest is then refitted on all training samples with the best values.
+Both grow a random forest on :math:`\log_2(\mathrm{CPM}_{ig} + 1)`,
+:math:`\mathrm{CPM}_{ig} = 10^6\,y_{ig}/L_i` with :math:`L_i` the sample's own library size
+(the sum of all its genes, ``library="all"``, as the R reference computes ``cpm()`` before
+``randomForest``), of the genes selected inside ``fit`` (the top ``n_genes`` of the edgeR
+exact test on the training samples, the same selector as every other method);
+:class:`RFRadiogenomics` appends the imaging features (imputed with training medians when
+asked). ``max_features`` (the number of candidate variables per split, ``mtry`` in R's
+randomForest) and optionally ``min_samples_leaf`` are tuned by an inner stratified
+``cv``-fold cross-validation on the training samples only, as in the paper, in which every
+inner training fold selects its own genes and imputation values (nested tuning,
+:func:`~._inner_cv.inner_folds`); the forest is then refitted on all training samples with
+the best values.
 
 Everything data-dependent (gene selection, imputation values, tuning) is learned from the
 training samples passed to ``fit``; nothing is learned at predict time.
@@ -43,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._normalization import prepare_fit, prepare_predict
 from .._validation import _show, as_feature_frame, check_same_ids
 from ._forest import FittedForest, fit_forest
+from ._inner_cv import inner_folds, inner_splits
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ def _copy_state(random_state: Any) -> Any:
 
 
 class RFGenomics(ClassifierMixin, BaseEstimator):
-    r"""Random forest on :math:`\log_2(\text{count}+1)` of the top DE genes (RF-genomics).
+    r"""Random forest on :math:`\log_2(\mathrm{CPM}+1)` of the top DE genes (RF-genomics).
 
     Parameters
     ----------
@@ -139,6 +145,10 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
     n_jobs : int or None
         Threads of the scikit-learn forests (``None``: 1; the benchmark parallelises over
         splits); the numba backend is serial and ignores it.
+    library : {"all", "selected"}, default "all"
+        Library sizes :math:`L_i` of the CPM: each sample's total over all its genes (the
+        whole transcriptome; ``predict`` then needs every gene seen in ``fit``) or over
+        the selected genes only (``cpm()`` of a selected-gene matrix in R).
     backend : {"numba", "sklearn"}, default "numba"
         ``"numba"``: the compiled forest of :mod:`._forest` (scikit-learn's algorithm and
         random streams, tested equal to it; a tuned fit on 46 x 10 data takes ~0.12 s
@@ -175,8 +185,10 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
                  max_features: Any = None, min_samples_leaf: Any = 1, cv: int = 10,
                  tune_n_estimators: int = 100, scoring: str = "accuracy",
                  class_weight: Any = None, random_state: Any = None,
-                 n_jobs: int | None = None, backend: str = "numba") -> None:
+                 n_jobs: int | None = None, backend: str = "numba",
+                 library: str = "all") -> None:
         self.n_genes = n_genes
+        self.library = library
         self.n_estimators = n_estimators
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
@@ -198,11 +210,25 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be an integer >= {2 if name == 'cv' else 1}; "
                                  f"got {v!r}")
 
-    def _design(self, counts: pd.DataFrame, features: Any, *, fitting: bool) -> pd.DataFrame:
-        """:math:`\\log_2(y+1)` of the selected genes (plus features in the subclass)."""
+    def _check_features(self, features: Any, index: pd.Index, *,
+                        fitting: bool) -> pd.DataFrame | None:
+        """The feature rows of ``index`` (``None`` for RF-genomics)."""
         if features is not None and not self.uses_features:
             logger.debug("%s ignores imaging features", type(self).__name__)
-        return np.log2(counts.astype(np.float64) + 1.0)
+        return None
+
+    def _design(self, counts: pd.DataFrame, lib: np.ndarray, F: pd.DataFrame | None,
+                impute: pd.Series | None) -> pd.DataFrame:
+        """:math:`\\log_2(10^6 y/L + 1)` of the selected genes (plus the features, missing
+        values filled with ``impute``, in the subclass)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cpm = counts.to_numpy(dtype=np.float64) / lib[:, None] * 1e6
+        cpm[~np.isfinite(cpm)] = 0.0  # an empty library: every gene is 0
+        return pd.DataFrame(np.log2(cpm + 1.0), index=counts.index, columns=counts.columns)
+
+    def _libs(self, selected: pd.DataFrame, full: pd.DataFrame) -> np.ndarray:
+        src = full if self.library == "all" else selected
+        return src.to_numpy(dtype=np.float64).sum(axis=1)
 
     def _forest(self, n_estimators: int, **params: Any) -> RandomForestClassifier:
         return RandomForestClassifier(n_estimators=n_estimators, class_weight=self.class_weight,
@@ -219,8 +245,13 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
                           random_state=random_state, **params)
 
     def _search(self, Z: np.ndarray, y: np.ndarray, grid: dict[str, list[Any]],
-                fixed: dict[str, Any], folds: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+                fixed: dict[str, Any], folds: int,
+                fold_design: Any = None) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Inner stratified CV over ``grid``: (table of mean/sd scores, best parameters).
+
+        ``fold_design(i, train, test)`` (nested tuning) returns the design matrices of
+        inner fold ``i`` built from that fold's own gene selection; without it every fold
+        uses the columns of ``Z``.
 
         The numba backend reproduces ``GridSearchCV(refit=False)``: the same
         ``StratifiedKFold`` splits, candidates in ``ParameterGrid`` order, every forest
@@ -229,7 +260,7 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         (accuracy and balanced accuracy are computed directly, :func:`_fast_score`).
         """
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        if self.backend == "sklearn":
+        if self.backend == "sklearn" and fold_design is None:
             search = GridSearchCV(
                 self._forest(int(self.tune_n_estimators), **fixed), grid,
                 scoring=self.scoring, cv=cv, refit=False, error_score="raise")
@@ -244,13 +275,15 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
             params = list(ParameterGrid(grid))
             splits = list(cv.split(Z, y))
             scores = np.empty((len(params), len(splits)))
-            for i, cand in enumerate(params):
-                for j, (tr, te) in enumerate(splits):
-                    forest = self._fit_forest(Z[tr], y[tr], int(self.tune_n_estimators),
+            for j, (tr, te) in enumerate(splits):
+                Ztr, Zte = (Z[tr], Z[te]) if fold_design is None else fold_design(j, tr, te)
+                for i, cand in enumerate(params):
+                    forest = self._fit_forest(Ztr, y[tr], int(self.tune_n_estimators),
                                               _copy_state(state), **{**fixed, **cand})
-                    score = _fast_score(self.scoring, forest, Z[te], y[te])
-                    scores[i, j] = (scorer(_ForestView(forest), Z[te], y[te]) if score is None
-                                    else score)
+                    score = (_fast_score(self.scoring, forest, Zte, y[te])
+                             if self.backend == "numba" else None)
+                    view = _ForestView(forest) if self.backend == "numba" else forest
+                    scores[i, j] = (scorer(view, Zte, y[te]) if score is None else score)
             means = np.average(scores, axis=1)
             sds = np.sqrt(np.average((scores - means[:, np.newaxis]) ** 2, axis=1))
             if np.isnan(means).all():
@@ -266,10 +299,16 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- estimator
     def fit(self, X: Any, y: Any, features: Any = None) -> RFGenomics:
-        """Select genes, tune by inner CV and grow the forest on the training samples."""
+        """Select genes, tune by nested inner CV and grow the forest on the training samples."""
         self._check_params()
-        counts, yy = prepare_fit(self, X, y)
-        Z = self._design(counts, features, fitting=True)
+        counts, yy, full = prepare_fit(self, X, y, full=True)
+        lib = self._libs(counts, full)
+        F = self._check_features(features, counts.index, fitting=True)
+        impute = None
+        if F is not None:
+            self.feature_names_ = pd.Index(F.columns)
+            impute = self.impute_values_ = self._medians(F)
+        Z = self._design(counts, lib, F, impute)
         grid: dict[str, list[Any]] = {}
         if self.max_features is None:
             grid["max_features"] = mtry_grid(Z.shape[1])
@@ -283,7 +322,26 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         folds = min(int(self.cv), n_min)
         tunable = any(len(v) > 1 for v in grid.values())
         if tunable and folds >= 2:
-            self.cv_results_, best = self._search(Zn, yy, grid, fixed, folds)
+            fold_design = None
+            if full.shape[1] > counts.shape[1]:  # nested: every inner fold selects its genes
+                splits = inner_splits(yy, folds, 1, self.random_state)
+                inner = inner_folds(full, yy, splits, n_genes=self.n_genes,
+                                    de_method=getattr(self, "de_method", "exact"),
+                                    quantile=getattr(self, "quantile", 0.25))
+
+                def fold_design(j: int, tr: np.ndarray, te: np.ndarray):
+                    f = inner[j]
+                    assert np.array_equal(f.train, tr) and np.array_equal(f.test, te)
+                    sub = full.iloc[:, f.cols]
+                    libf = lib if self.library == "all" else self._libs(sub, sub)
+                    Ff = None if F is None else F.iloc[tr]
+                    imp = None if Ff is None else self._medians(Ff)
+                    Ztr = self._design(sub.iloc[tr], libf[tr], Ff, imp).to_numpy()
+                    Zte = self._design(sub.iloc[te], libf[te],
+                                       None if F is None else F.iloc[te], imp).to_numpy()
+                    return Ztr, Zte
+
+            self.cv_results_, best = self._search(Zn, yy, grid, fixed, folds, fold_design)
         else:
             if tunable:
                 logger.warning("smallest class has %d samples: no inner CV, using the first "
@@ -298,11 +356,19 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
                                               index=self.design_columns_)
         return self
 
+    def _medians(self, F: pd.DataFrame) -> pd.Series:
+        return F.median()
+
     def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
         """Class probabilities (mean of the trees' votes), columns in ``classes_`` order."""
         check_is_fitted(self, "forest_")
-        counts = prepare_predict(self, X)
-        Z = self._design(counts, features, fitting=False)
+        if self.library == "all":
+            counts, full = prepare_predict(self, X, full=True)
+        else:
+            counts = full = prepare_predict(self, X)
+        F = self._check_features(features, counts.index, fitting=False)
+        Z = self._design(counts, self._libs(counts, full), F,
+                         getattr(self, "impute_values_", None))
         return self.forest_.predict_proba(Z.to_numpy())
 
     def predict(self, X: Any, features: Any = None) -> np.ndarray:
@@ -319,7 +385,7 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
 
 
 class RFRadiogenomics(RFGenomics):
-    r"""Random forest on :math:`\log_2(\text{count}+1)` of the top DE genes plus imaging
+    r"""Random forest on :math:`\log_2(\mathrm{CPM}+1)` of the top DE genes plus imaging
     features (RF-radiogenomics).
 
     Same parameters as :class:`RFGenomics`, plus
@@ -340,46 +406,51 @@ class RFRadiogenomics(RFGenomics):
                  tune_n_estimators: int = 100, scoring: str = "accuracy",
                  class_weight: Any = None, impute: str | None = None,
                  random_state: Any = None, n_jobs: int | None = None,
-                 backend: str = "numba") -> None:
+                 backend: str = "numba", library: str = "all") -> None:
         super().__init__(n_genes=n_genes, n_estimators=n_estimators, max_features=max_features,
                          min_samples_leaf=min_samples_leaf, cv=cv,
                          tune_n_estimators=tune_n_estimators, scoring=scoring,
                          class_weight=class_weight, random_state=random_state, n_jobs=n_jobs,
-                         backend=backend)
+                         backend=backend, library=library)
         self.impute = impute
 
-    def _design(self, counts: pd.DataFrame, features: Any, *, fitting: bool) -> pd.DataFrame:
-        Z = super()._design(counts, None, fitting=fitting)
+    def _check_features(self, features: Any, index: pd.Index, *,
+                        fitting: bool) -> pd.DataFrame:
         if features is None:
             raise ValueError(f"{type(self).__name__} needs imaging features: pass "
                              "features= (samples x features) to fit and predict")
         F = as_feature_frame(features)
-        if len(F) == len(Z) and isinstance(F.index, pd.RangeIndex):
-            F.index = Z.index
-        check_same_ids(Z.index, F.index, "counts", "features")
-        F = F.loc[Z.index]
-        if fitting:
-            if self.impute not in (None, "median"):
-                raise ValueError(f"impute must be None or 'median'; got {self.impute!r}")
-            self.feature_names_ = pd.Index(F.columns)
-            self.impute_values_ = F.median()
-            if self.impute_values_.isna().any():
-                bad = self.impute_values_.index[self.impute_values_.isna()]
-                raise ValueError(f"features {_show(bad)} are missing in every training sample")
-        else:
+        if len(F) == len(index) and isinstance(F.index, pd.RangeIndex):
+            F.index = index
+        check_same_ids(index, F.index, "counts", "features")
+        F = F.loc[index]
+        if self.impute not in (None, "median"):
+            raise ValueError(f"impute must be None or 'median'; got {self.impute!r}")
+        if not fitting:
             missing = self.feature_names_.difference(F.columns)
             if len(missing):
                 raise ValueError(f"features lack columns used in fit: {_show(missing)}")
             F = F.loc[:, self.feature_names_]
+        if F.isna().to_numpy().any() and self.impute != "median":
+            rows = F.index[F.isna().any(axis=1)]
+            raise ValueError(f"features have missing values for samples {_show(rows)}; "
+                             "pass impute='median' or fill them")
+        return F
+
+    def _medians(self, F: pd.DataFrame) -> pd.Series:
+        med = F.median()
+        if med.isna().any():
+            raise ValueError(f"features {_show(med.index[med.isna()])} are missing in every "
+                             "training sample")
+        return med
+
+    def _design(self, counts: pd.DataFrame, lib: np.ndarray, F: pd.DataFrame | None,
+                impute: pd.Series | None) -> pd.DataFrame:
+        Z = super()._design(counts, lib, None, None)
+        assert F is not None
         if F.isna().to_numpy().any():
-            if self.impute == "median":
-                F = F.fillna(self.impute_values_)
-            else:
-                rows = F.index[F.isna().any(axis=1)]
-                raise ValueError(f"features have missing values for samples {_show(rows)}; "
-                                 "pass impute='median' or fill them")
+            F = F.fillna(impute)
         clash = Z.columns.intersection(F.columns)
         if len(clash):
             raise ValueError(f"feature names clash with gene names: {_show(clash)}")
         return pd.concat([Z, F], axis=1)
-

@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import RepeatedStratifiedKFold
 
 from .._normalization import library_counts, prepare_fit, prepare_predict, softmax_rows
 from ..voom import voom
+from ._inner_cv import _folds_per_repeat, inner_folds, inner_splits
 from ._nsc import diag_disc, soft_shrink
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,16 @@ def weighted_statistics(x: np.ndarray, w: np.ndarray, y: np.ndarray,
     wm = (w * x).sum(axis=0) / w.sum(axis=0)
     umean = x.T @ onehot / nk  # unweighted class means, p x K
     ws = np.empty_like(wsum)
-    for k in range(len(classes)):
-        idx = onehot[:, k] > 0
-        wk, xk = w[idx], x[idx]
-        denom = (wk * (xk - umean[:, k][None, :]) ** 2).sum(axis=0)
-        sw = wsum[:, k]
-        ws[:, k] = np.sqrt(sw * denom / (sw**2 - (wk**2).sum(axis=0)))
     K = len(classes)
+    # undefined values (a class with one sample or weight sums <= 1) become NaN here and
+    # are counted below; numpy's warnings for them are not shown
     with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(K):
+            idx = onehot[:, k] > 0
+            wk, xk = w[idx], x[idx]
+            denom = (wk * (xk - umean[:, k][None, :]) ** 2).sum(axis=0)
+            sw = wsum[:, k]
+            ws[:, k] = np.sqrt(sw * denom / (sw**2 - (wk**2).sum(axis=0)))
         pooled = np.sqrt(((wsum - 1.0) * ws**2).sum(axis=1) / (wsum.sum(axis=1) - K))
     # Classes whose voom weights sum below 1 for a gene (very low counts in small classes)
     # make W_kg - 1 < 0 and the pooled sd undefined (NaN, or sum_k W_kg - K <= 0). Such genes cannot be standardised:
@@ -82,11 +84,12 @@ def weighted_statistics(x: np.ndarray, w: np.ndarray, y: np.ndarray,
     # turning every gene's s0 into NaN.
     undefined = ~np.isfinite(pooled) | (wsum.sum(axis=1) - K <= 0)
     if undefined.any():
-        logger.warning("voomNSC: %d of %d genes have an undefined pooled sd (class weight "
-                       "sums below 1); they are left out of the classifier",
-                       int(undefined.sum()), len(pooled))
+        logger.debug("voomNSC: %d of %d genes have an undefined pooled sd (class weight "
+                     "sums below 1); they are left out of the classifier",
+                     int(undefined.sum()), len(pooled))
     s0 = float(np.median(pooled[~undefined])) if (~undefined).any() else 0.0
-    se = np.sqrt(1.0 / wsum - 1.0 / wsum.sum(axis=1, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(1.0 / wsum - 1.0 / wsum.sum(axis=1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         delta = (wm_c - wm[:, None]) / (se * (pooled + s0)[:, None])
     delta[undefined] = 0.0
@@ -207,10 +210,11 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     threshold : float or None
         Shrinkage :math:`\Delta`. ``None``: tuned by ``n_folds``-fold stratified CV
         repeated ``n_repeats`` times over ``n_threshold`` values
-        ``seq(0, max|d|)`` (cut after the first with no gene left), where voom, the
-        normalisation and the weighted centroids are refitted INSIDE each training fold
-        (MLSeq fits them on all training samples, held-out fold included); the largest
-        threshold of minimal error wins.
+        ``seq(0, max|d|)`` (cut after the first with no gene left), where the gene
+        selection (quantile filter and DE test, when ``n_genes`` selects a subset), voom,
+        the normalisation and the weighted centroids are refitted INSIDE each inner
+        training fold (:func:`~._inner_cv.inner_folds`; MLSeq fits them on all training
+        samples, held-out fold included); the largest threshold of minimal error wins.
     n_genes : int or None
         Top genes by the exact test, selected inside ``fit`` (``None``: all genes).
     normalization : {"tmm", "deseq", "none"}
@@ -234,7 +238,8 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     ----------
     threshold_, centroids_ (weighted class means), centroid_overall_, sd_ (the
     standardising sd used in the discriminant), delta_, delta_shrunk_, se_scale_,
-    cv_results_ (when tuned), classes_, genes_, prior_.
+    cv_results_ and cv_error_ (the best inner-CV error; when tuned), n_undefined_ (genes
+    left out because their pooled sd is undefined), classes_, genes_, prior_.
     """
 
     def __init__(self, threshold: float | None = None, n_genes: int | None = None,
@@ -307,22 +312,31 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
             zeros = np.nonzero(nz == 0)[0]
             if len(zeros):
                 thr = thr[: zeros[0] + 1]
-            cnt = np.bincount(np.searchsorted(classes, yy))
-            k = int(min(self.n_folds, cnt.min()))
-            cv = RepeatedStratifiedKFold(n_splits=k, n_repeats=int(self.n_repeats),
-                                         random_state=self.random_state)
+            splits = inner_splits(yy, self.n_folds, self.n_repeats, self.random_state)
+            nested = full.shape[1] > df.shape[1]
+            folds = (inner_folds(full, yy, splits, n_genes=self.n_genes, de_method=self.de_method,
+                                 quantile=self.quantile) if nested else None)
+            xall = full.to_numpy() if nested else None
             err = np.zeros(len(thr))
-            for tr, te in cv.split(x, yy):
-                # normalisation, voom and weighted centroids of the training fold only
-                mf = _VoomModel(x[tr], yy[tr], classes, norm, rows=tr, tmm_cache=cache,
-                                cols=cols)
-                zte = self._z(mf, x[te], rows=te)
+            for i, (tr, te) in enumerate(splits):
+                # gene selection (nested), normalisation, voom and weighted centroids of the
+                # inner training fold only
+                if not nested:
+                    xf, fcols, fcache = x, cols, cache
+                elif cols is not None:  # library sizes from all genes: the TMM cache holds
+                    xf, fcols, fcache = xall, folds[i].cols, cache
+                else:  # library sizes from the fold's own genes: factors differ per fold
+                    xf, fcols, fcache = xall[:, folds[i].cols], None, {}
+                mf = _VoomModel(xf[tr], yy[tr], classes, norm, rows=tr, tmm_cache=fcache,
+                                cols=fcols)
+                zte = self._z(mf, xf[te], rows=te)
                 for j, t in enumerate(thr):
                     pred = classes[np.argmax(self._disc(mf, None, t, prior, zte), axis=1)]
                     err[j] += np.sum(pred != yy[te])
-            err = err / (len(yy) * int(self.n_repeats))
+            err = err / (len(yy) * (len(splits) // _folds_per_repeat(splits, len(yy))))
             self.cv_results_ = pd.DataFrame({"threshold": thr, "error": err})
             self.threshold_ = float(thr[np.nonzero(err == err.min())[0].max()])
+            self.cv_error_ = float(err.min())
         else:
             self.threshold_ = float(self.threshold)
         self._model = model
@@ -335,6 +349,7 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         shr = self._shrunk(st, self.threshold_)
         self.delta_shrunk_ = pd.DataFrame(shr, index=g, columns=classes)
         self.n_nonzero_ = int((np.abs(shr).sum(axis=1) > 0).sum())
+        self.n_undefined_ = int(st["undefined"].sum())
         return self
 
     def decision_function(self, X: Any, features: Any = None) -> np.ndarray:

@@ -103,3 +103,32 @@ def test_max_features_tuned_by_inner_cv_inside_fit(monkeypatch, backend):
     m2 = RFGenomics(n_genes=None, n_estimators=10, max_features=3, random_state=0,
                     backend=backend)
     assert m2.fit(counts, y).cv_results_ is None
+
+
+def test_design_is_log2_cpm_with_each_samples_library():
+    """The forest sees log2(CPM + 1) of the selected genes, CPM = 1e6 * count / L_i with
+    L_i the sample's total over all its genes (edgeR's ``cpm()`` of the whole matrix, as
+    the R reference); library="selected" takes L_i over the selected genes only."""
+    counts, y = nb_noise(n=40, p=60, seed=11)
+    m = RFGenomics(n_genes=5, n_estimators=10, max_features=2, random_state=0).fit(counts, y)
+    sel = counts[m.genes_].to_numpy(dtype=float)
+    lib = counts.to_numpy(dtype=float).sum(axis=1)
+    exp = np.log2(sel / lib[:, None] * 1e6 + 1.0)
+    Z = m._design(counts[m.genes_], lib, None, None).to_numpy()
+    np.testing.assert_allclose(Z, exp, rtol=1e-12)
+    # a sample sequenced twice as deep (every count doubled) gets the same prediction
+    deeper = counts.copy()
+    deeper.iloc[:10] *= 2
+    np.testing.assert_array_equal(m.predict_proba(deeper.iloc[:10]),
+                                  m.predict_proba(counts.iloc[:10]))
+    # library="selected": the library is the selected genes' total
+    ms = RFGenomics(n_genes=5, n_estimators=10, max_features=2, random_state=0,
+                    library="selected").fit(counts, y)
+    Zs = ms._design(counts[ms.genes_], ms._libs(counts[ms.genes_], counts), None, None)
+    np.testing.assert_allclose(Zs.to_numpy(), np.log2(sel / sel.sum(1, keepdims=True) * 1e6 + 1))
+    # predict needs every gene seen in fit with library="all" (the library sizes)
+    with pytest.raises(ValueError, match="genes seen in fit"):
+        m.predict(counts[m.genes_])
+    assert ms.predict(counts[ms.genes_]).shape == (40,)
+    with pytest.raises(ValueError, match="library must be"):
+        RFGenomics(n_genes=5, library="some").fit(counts, y)
