@@ -1,9 +1,23 @@
-"""Speed and memory of the classic edgeR pipeline (dispersion + exact test) vs pydeseq2.
+"""Speed and memory of the classic edgeR pipeline (dispersion + exact test) vs pydeseq2,
+and of the GLM path (Cox-Reid dispersions, GLM LRT) vs edgeR itself.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/dispersion.py                 # both sizes
     OMP_NUM_THREADS=1 python benchmarks/dispersion.py --sizes 20000x100 --no-deseq2-large
+    # GLM path next to edgeR (estimateDisp; glmFit + glmLRT) on the same matrices, and the
+    # joint-selection fit (class x 8 imaging features design, 15000 genes x 51 samples):
+    OMP_NUM_THREADS=1 python benchmarks/dispersion.py --glm --sizes 20000x100 --joint 15000x51
+
+``--glm`` times ``estimate_dispersion(method="glm")`` and
+``differential_expression(method="lrt")`` (TMM included) in fresh child processes, and
+edgeR's ``calcNormFactors`` + ``estimateDisp`` and ``glmFit`` + ``glmLRT`` in ``Rscript``
+on the same simulated counts (written to a temporary CSV; reading it is not timed), one
+after the other in the same run; it says so and skips edgeR when ``Rscript`` with edgeR is
+not installed (``apt-get install r-base-core r-bioc-edger``). ``--joint GxN`` times the
+joint gene selection's fit: dispersions on the full design (class intercepts, 8 features,
+8 class-by-feature interactions) and the LRT against the features-only design
+(:func:`radiogenomics.glm.glm_lrt`), next to edgeR doing the same.
 
 Each measurement runs in a fresh child process (spawned), which simulates the NB counts
 from a fixed seed, then times one call. Both sides use every core: our compiled kernels run
@@ -40,7 +54,7 @@ def simulate(n_genes: int, n_samples: int, seed: int = 1):
     mean = np.exp(rng.normal(np.log(40), 2.0, n_genes))
     phi = 0.05 + 0.4 / np.sqrt(mean + 1)
     lib = rng.uniform(0.7, 1.3, n_samples)
-    grp = np.repeat([0, 1], n_samples // 2)
+    grp = (np.arange(n_samples) >= n_samples // 2).astype(int)
     fc = np.where(rng.random(n_genes) < 0.1, np.exp(rng.normal(0, 1, n_genes)), 1.0)
     counts = np.empty((n_samples, n_genes), dtype=np.int64)
     for i in range(n_samples):  # loop over samples keeps the simulation's memory low
@@ -84,12 +98,51 @@ def pd_frame(y):
     return pd.DataFrame({"condition": y.astype(str)})
 
 
+def joint_designs(y, seed: int = 3):
+    """Full (class intercepts, 8 features, 8 class-by-feature interactions) and reduced
+    (intercept, 8 features) designs of the joint selection, features N(0, 1)."""
+    import numpy as np
+
+    n = len(y)
+    F = np.random.default_rng(seed).normal(size=(n, 8))
+    b = (np.asarray(y) == "b").astype(float)
+    full = np.column_stack([1 - b, b, F, F * b[:, None]])
+    reduced = np.column_stack([np.ones(n), F])
+    return full, reduced
+
+
+def _ours_glm(counts, y):
+    from radiogenomics.dispersion import estimate_dispersion
+
+    return estimate_dispersion(counts, groups=y, method="glm")
+
+
+def _ours_lrt(counts, y):
+    from radiogenomics.de import differential_expression
+
+    return differential_expression(counts, y, method="lrt")
+
+
+def _ours_joint(counts, y):
+    import numpy as np
+
+    from radiogenomics.dispersion import estimate_dispersion
+    from radiogenomics.glm import glm_lrt
+
+    full, reduced = joint_designs(y)
+    res = estimate_dispersion(counts, design=full, method="glm")
+    return glm_lrt(counts, full, reduced, res.tagwise, np.log(res.lib_size.to_numpy()))
+
+
+_FUNCS = {"ours": _ours, "glm": _ours_glm, "lrt": _ours_lrt, "joint": _ours_joint}
+
+
 def _child(which: str, n_genes: int, n_samples: int, trace: bool, q: mp.Queue) -> None:
     os.setpgrp()  # its own process group: a timeout ends pydeseq2's joblib workers too
     counts, y = simulate(n_genes, n_samples)
-    fn = _ours if which == "ours" else _pydeseq2
-    if which == "ours":  # warm the imports and the compiled kernels outside the timing
-        _ours(*simulate(300, 8, seed=2))
+    fn = _FUNCS.get(which, _pydeseq2)
+    if which in _FUNCS:  # warm the imports and the compiled kernels outside the timing
+        fn(*simulate(300, max(n_samples, 20) if which == "joint" else 8, seed=2))
     else:
         import pydeseq2.dds  # noqa: F401
     if trace:
@@ -123,6 +176,94 @@ def measure(which: str, n_genes: int, n_samples: int, trace: bool,
     return out
 
 
+_R_SCRIPT = r"""
+suppressPackageStartupMessages(library(edgeR))
+a <- commandArgs(trailingOnly = TRUE)
+cnt <- as.matrix(read.csv(a[1], row.names = 1, check.names = FALSE))
+X <- as.matrix(read.csv(a[2], check.names = FALSE))
+X0 <- as.matrix(read.csv(a[3], check.names = FALSE))
+t_disp <- system.time({y <- calcNormFactors(DGEList(cnt)); y <- estimateDisp(y, X)})[["elapsed"]]
+t_lrt <- system.time({fit <- glmFit(y, X)
+  if (ncol(X0) == 1) lrt <- glmLRT(fit, coef = 2:ncol(X)) else {
+    fit0 <- glmFit(y$counts, X0, offset = getOffset(y), dispersion = y$tagwise.dispersion,
+                   prior.count = 0)
+    LR <- fit0$deviance - fit$deviance}})[["elapsed"]]
+cat(sprintf("%.6f %.6f %.10g\n", t_disp, t_lrt, y$common.dispersion))
+"""
+
+
+def edger_available() -> bool:
+    """Whether ``Rscript`` runs and loads edgeR."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    r = subprocess.run(["Rscript", "-e", "suppressPackageStartupMessages(library(edgeR))"],
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def measure_edger(n_genes: int, n_samples: int, joint: bool) -> tuple[float, float, float]:
+    """edgeR's (calcNormFactors + estimateDisp, glmFit + glmLRT) elapsed seconds and common
+    dispersion on the simulated counts (group design, or the joint designs)."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    counts, y = simulate(n_genes, n_samples)
+    if joint:
+        full, reduced = joint_designs(y)
+    else:
+        full = np.column_stack([np.ones(n_samples), (y == "b").to_numpy(float)])
+        reduced = full[:, :1]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, f) for f in ("run.R", "counts.csv", "x.csv", "x0.csv")]
+        with open(paths[0], "w") as fh:
+            fh.write(_R_SCRIPT)
+        counts.T.to_csv(paths[1])
+        pd.DataFrame(full).to_csv(paths[2], index=False)
+        pd.DataFrame(reduced).to_csv(paths[3], index=False)
+        out = subprocess.run(["Rscript", *paths], capture_output=True, text=True, check=True)
+    t_disp, t_lrt, common = (float(v) for v in out.stdout.split()[-3:])
+    return t_disp, t_lrt, common
+
+
+def glm_comparison(sizes: list[tuple[int, int]], joint: list[tuple[int, int]]) -> None:
+    """Print ours and edgeR's times for the GLM path, measured one after the other."""
+    gib = 1024**3
+    have_r = edger_available()
+    if not have_r:
+        print("\nRscript with edgeR is not installed: edgeR's times are not measured "
+              "(apt-get install r-base-core r-bioc-edger)")
+    for g, n in sizes:
+        print(f"\n== GLM path, {g} genes x {n} samples, two groups")
+        wall, _, rss = measure("glm", g, n, trace=False)
+        lwall, _, lrss = measure("lrt", g, n, trace=False)
+        print(f"ours  estimate_dispersion(method='glm'):        {wall:8.2f} s   "
+              f"process max RSS {rss / gib:5.2f} GiB")
+        print(f"ours  differential_expression(method='lrt'):   {lwall:8.2f} s   "
+              f"process max RSS {lrss / gib:5.2f} GiB")
+        if have_r:
+            t_disp, t_lrt, _ = measure_edger(g, n, joint=False)
+            print(f"edgeR calcNormFactors + estimateDisp:          {t_disp:8.2f} s   "
+                  f"-> ours {t_disp / wall:5.1f}x faster")
+            print(f"edgeR  ... + glmFit + glmLRT:                  {t_disp + t_lrt:8.2f} s   "
+                  f"-> ours {(t_disp + t_lrt) / lwall:5.1f}x faster")
+    for g, n in joint:
+        print(f"\n== joint selection fit, {g} genes x {n} samples, class x 8 features "
+              "(18 columns) against the 8 features (9 columns)")
+        wall, _, rss = measure("joint", g, n, trace=False)
+        print(f"ours  estimate_dispersion(design) + glm_lrt:   {wall:8.2f} s   "
+              f"process max RSS {rss / gib:5.2f} GiB")
+        if have_r:
+            t_disp, t_lrt, _ = measure_edger(g, n, joint=True)
+            print(f"edgeR estimateDisp(design) + 2 x glmFit:       {t_disp + t_lrt:8.2f} s   "
+                  f"-> ours {(t_disp + t_lrt) / wall:5.1f}x faster")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="20000x100,60000x500",
@@ -131,9 +272,24 @@ def main(argv: list[str] | None = None) -> None:
                     help="also run pydeseq2 on sizes with more than 100 samples (hours)")
     ap.add_argument("--deseq2-timeout", type=float, default=900.0,
                     help="give up on a pydeseq2 run after this many seconds (default %(default)s)")
+    ap.add_argument("--glm", action="store_true",
+                    help="time the GLM path (method='glm', method='lrt') next to edgeR "
+                         "instead of the classic path")
+    ap.add_argument("--joint", default="",
+                    help="with --glm: GENESxSAMPLES of the joint-selection fit, e.g. 15000x51")
     args = ap.parse_args(argv)
     gib = 1024**3
     import numba
+
+    def parse(spec: str) -> list[tuple[int, int]]:
+        return [tuple(int(v) for v in s.lower().split("x")) for s in spec.split(",") if s]
+
+    if args.glm:
+        print(f"python {sys.version.split()[0]}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
+              f", {os.cpu_count()} cores: ours on {numba.config.NUMBA_NUM_THREADS} numba "
+              "threads, edgeR single-threaded")
+        glm_comparison(parse(args.sizes), parse(args.joint))
+        return
 
     print(f"python {sys.version.split()[0]}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
           f"{os.cpu_count()} cores: ours on {numba.config.NUMBA_NUM_THREADS} numba threads, "

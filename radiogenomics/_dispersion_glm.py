@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["estimate_disp_glm", "ave_log_cpm", "adjusted_profile_lik", "maximize_interpolant"]
 
 _LOW_VALUE = 1e-10
+#: gene sets smaller than this are fitted on one thread (see _threads_for)
+_MIN_PARALLEL_GENES = 256
 _LOG_LOW_VALUE = math.log(_LOW_VALUE)
 
 
@@ -183,7 +186,7 @@ class _Design:
 
     Samples are processed in the order ``order``, in segments ``seg[k]:seg[k+1]``: the
     groups of a oneway layout, or the blocks of a block-diagonal reparametrisation
-    ``Z = X M`` (block ``k`` holds its samples and ``bp[k]`` columns, stored row-major in
+    ``Z = X M`` (block ``k`` holds its samples and ``bp[k]`` columns, stored transposed in
     ``Xflat``), or one segment holding ``X`` itself."""
 
     X: np.ndarray  # contiguous float design
@@ -228,9 +231,9 @@ def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
         du = X[order[seg[:-1]]]
         indicator = int((du == 1).sum()) == ng and int((du == 0).sum()) == (ng - 1) * ng
         return _Design(X, True, order.astype(np.int64), seg, np.ones(ng, dtype=np.int64),
-                       np.ascontiguousarray(X[order]).ravel(), du, indicator, None, 0.0, q)
+                       np.ascontiguousarray(X[order].T).ravel(), du, indicator, None, 0.0, q)
     plain = _Design(X, False, np.arange(n, dtype=np.int64), one, np.array([p], np.int64),
-                    X.ravel().copy(), np.eye(p), True, None, 0.0, q)
+                    np.ascontiguousarray(X.T).ravel(), np.eye(p), True, None, 0.0, q)
     found = _block_structure(X) if blocks else None
     if found is None:
         return plain
@@ -247,7 +250,7 @@ def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
             return plain
         Z[rows, col:col + Zk.shape[1]] = Zk
         bp.append(Zk.shape[1])
-        parts.append(Zk.ravel())
+        parts.append(np.ascontiguousarray(Zk.T).ravel())
         col += Zk.shape[1]
     if col != p:
         return plain
@@ -260,6 +263,23 @@ def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
     return _Design(X, False, order.astype(np.int64), seg, np.array(bp, dtype=np.int64),
                    np.concatenate(parts), np.eye(p), True, M, float(logdet),
                    np.linalg.solve(M, q))
+
+
+@contextmanager
+def _threads_for(n_genes: int):
+    """Run the compiled kernels on one thread for small gene sets: a parallel region costs
+    a thread wake-up, which on a loaded machine can take tens of milliseconds."""
+    import numba
+
+    if n_genes >= _MIN_PARALLEL_GENES:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @dataclass
@@ -314,9 +334,10 @@ def _glm_fit(
     else:
         maxit, tol = maxit or 250, tol or 1e-6
     mu = np.empty((G, n)) if fitted else np.empty((0, 0))
-    coef, dev = glm_fit_rows(y, info.X, off, d, np.ascontiguousarray(st), info.oneway,
-                             info.order, info.seg, info.bp, info.Xflat, info.q, int(maxit),
-                             float(tol), mu)
+    with _threads_for(G):
+        coef, dev = glm_fit_rows(y, info.X, off, d, np.ascontiguousarray(st), info.oneway,
+                                 info.order, info.seg, info.bp, info.Xflat, info.q,
+                                 int(maxit), float(tol), mu)
     if info.oneway and not info.indicator:
         coef = np.linalg.solve(info.du, coef.T).T
     elif info.M is not None:
@@ -345,7 +366,7 @@ def _mglm_levenberg(
         n, p = X.shape
         info = _Design(np.ascontiguousarray(X), False, np.arange(n, dtype=np.int64),
                        np.array([0, n], dtype=np.int64), np.array([p], dtype=np.int64),
-                       np.ascontiguousarray(X).ravel(), np.eye(p), True, None, 0.0, info.q)
+                       np.ascontiguousarray(X.T).ravel(), np.eye(p), True, None, 0.0, info.q)
     fit = _glm_fit(y, info, offset, disp, w, coef_start, maxit=maxit, tol=tol)
     return fit.coefficients, fit.fitted, fit.deviance
 
@@ -361,10 +382,12 @@ def _apl_grid(y: np.ndarray, design: np.ndarray | _Design, offset: np.ndarray,
 
     info = design if isinstance(design, _Design) else _design_info(np.asarray(design, float))
     maxit, tol = (50, 1e-10) if info.oneway else (250, 1e-6)
-    out = apl_grid(np.ascontiguousarray(y, dtype=float), info.X,
-                   np.ascontiguousarray(offset, dtype=float),
-                   np.ascontiguousarray(grid, dtype=float), info.oneway, info.order,
-                   info.seg, info.bp, info.Xflat, info.q, maxit, tol)
+    with _threads_for(y.shape[0]):
+        out = apl_grid(np.ascontiguousarray(y, dtype=float), info.X,
+                       np.ascontiguousarray(offset, dtype=float),
+                       np.ascontiguousarray(grid, dtype=float), info.oneway, info.order,
+                       info.seg, info.bp, info.Xflat, info.q, maxit, tol,
+                       info.M is not None)
     if info.M is not None:  # log det X'WX = log det Z'WZ - 2 log |det M|
         out += info.logdet_m
     return out

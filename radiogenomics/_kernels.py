@@ -446,6 +446,8 @@ _GLM_LOW = 1e-10
 _GLM_LOG_LOW = math.log(1e-10)
 _GLM_SUPREMELY_LOW = 1e-13
 _GLM_RIDICULOUSLY_LOW = 1e-100
+#: Levenberg fits of a whole design switch from Fisher scoring to Newton steps here
+_NEWTON_AFTER = 12
 
 
 @njit(cache=True)
@@ -500,26 +502,33 @@ def _one_group_fit(y, lo, hi, eoff, offset, phi, start, maxit, tol):  # pragma: 
     return b
 
 
-@njit(cache=True)
-def _xtwx(X, w, A):  # pragma: no cover
-    """Upper triangle (and mirrored lower) of ``X' diag(w) X`` into ``A``."""
-    n, p = X.shape
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _xtwx(XT, w, A):  # pragma: no cover
+    """``X' diag(w) X`` into ``A`` from the transposed design ``XT`` (p x n): one
+    contiguous (SIMD, reassociated) dot product per entry of the upper triangle,
+    mirrored."""
+    p, n = XT.shape
     for a in range(p):
-        for b in range(p):
-            A[a, b] = 0.0
-    for j in range(n):
-        wj = w[j]
-        if wj == 0.0:
-            continue
-        for a in range(p):
-            xa = X[j, a] * wj
-            if xa == 0.0:
-                continue
-            for b in range(a, p):
-                A[a, b] += xa * X[j, b]
+        xa = XT[a]
+        for b in range(a, p):
+            xb = XT[b]
+            t = 0.0
+            for j in range(n):
+                t += xa[j] * w[j] * xb[j]
+            A[a, b] = t
+            A[b, a] = t
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _xtv(XT, v, out):  # pragma: no cover
+    """``X' v`` from the transposed design (SIMD dot products)."""
+    p, n = XT.shape
     for a in range(p):
-        for b in range(a + 1, p):
-            A[b, a] = A[a, b]
+        xa = XT[a]
+        t = 0.0
+        for j in range(n):
+            t += xa[j] * v[j]
+        out[a] = t
 
 
 @njit(cache=True)
@@ -588,25 +597,24 @@ def _logdet_half(A, work):  # pragma: no cover
 
 
 @njit(cache=True)
-def _eta(X, beta, offset, eta):  # pragma: no cover
-    """Linear predictor ``offset + X beta``."""
-    n, p = X.shape
+def _eta(XT, beta, offset, eta):  # pragma: no cover
+    """Linear predictor ``offset + X beta`` (``XT`` = X transposed, p x n)."""
+    p, n = XT.shape
     for j in range(n):
-        e = offset[j]
-        for a in range(p):
-            e += X[j, a] * beta[a]
-        eta[j] = e
+        eta[j] = offset[j]
+    for a in range(p):
+        ba = beta[a]
+        xa = XT[a]
+        for j in range(n):
+            eta[j] += ba * xa[j]
 
 
 @njit(cache=True)
-def _eta_mu(X, beta, offset, mu):  # pragma: no cover
+def _eta_mu(XT, beta, offset, mu):  # pragma: no cover
     """``mu = exp(offset + X beta)`` (edgeR ``autofill``)."""
-    n, p = X.shape
-    for j in range(n):
-        e = offset[j]
-        for a in range(p):
-            e += X[j, a] * beta[a]
-        mu[j] = math.exp(e)
+    _eta(XT, beta, offset, mu)
+    for j in range(mu.size):
+        mu[j] = math.exp(mu[j])
 
 
 @njit(cache=True)
@@ -618,8 +626,8 @@ def _deviance(y, mu, phi):  # pragma: no cover
 
 
 @njit(cache=True)
-def _levenberg_fit(y, X, offset, phi, beta, mu, maxit, tol,
-                   A, R, dl, dbeta, bnew, munew, ww, deriv):  # pragma: no cover
+def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
+                   A, R, dl, dbeta, bnew, munew, ww, deriv, newton_after=-1):  # pragma: no cover
     r"""edgeR ``glm_levenberg::fit`` of one gene from the coefficients in ``beta``
     (updated in place, with the fitted ``mu``); returns the deviance.
 
@@ -629,8 +637,15 @@ def _levenberg_fit(y, X, offset, phi, beta, mu, maxit, tol,
     multiplies it by 10), :math:`\lambda_0 = 10^{-6}\max\mathrm{diag}(X^\top W X)`, and
     :math:`\lambda` is divided by 10 after an undamped step. Stops when
     :math:`\mathrm{d}l^\top\delta <` ``tol``, the deviance is negligible, or the damping
-    exceeds :math:`10^{13}` times the largest information."""
-    n, p = X.shape
+    exceeds :math:`10^{13}` times the largest information. ``XT`` is the transposed
+    design (p x n).
+
+    ``newton_after`` >= 0: from that iteration on, the observed information (weights
+    :math:`\mu(1+\phi y)/(1+\phi\mu)^2 > 0`) replaces the expected one (Newton's
+    method, damped the same way): the same maximum, reached in a few iterations where
+    Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
+    near-separated low counts). Genes that converge before it follow edgeR exactly."""
+    p, n = XT.shape
     ymax = 0.0
     for j in range(n):
         if y[j] > ymax:
@@ -641,23 +656,21 @@ def _levenberg_fit(y, X, offset, phi, beta, mu, maxit, tol,
         for j in range(n):
             mu[j] = 0.0
         return 0.0
-    _eta_mu(X, beta, offset, mu)
+    _eta_mu(XT, beta, offset, mu)
     dev = _deviance(y, mu, phi)
     if p == 0:
         return dev
     max_info = -1.0
     lam = 0.0
     for it in range(1, maxit + 1):
+        newton = newton_after >= 0 and it > newton_after
         for j in range(n):
             den = 1.0 + mu[j] * phi
-            ww[j] = mu[j] / den
+            ww[j] = mu[j] * (1.0 + phi * y[j]) / (den * den) if newton else mu[j] / den
             deriv[j] = (y[j] - mu[j]) / den
-        _xtwx(X, ww, A)
+        _xtwx(XT, ww, A)
+        _xtv(XT, deriv, dl)
         for a in range(p):
-            s = 0.0
-            for j in range(n):
-                s += deriv[j] * X[j, a]
-            dl[a] = s
             if A[a, a] > max_info:
                 max_info = A[a, a]
         if it == 1:
@@ -676,7 +689,7 @@ def _levenberg_fit(y, X, offset, phi, beta, mu, maxit, tol,
             _chol_solve(R, dl, dbeta)
             for a in range(p):
                 bnew[a] = beta[a] + dbeta[a]
-            _eta_mu(X, bnew, offset, munew)
+            _eta_mu(XT, bnew, offset, munew)
             dev_new = _deviance(y, munew, phi)
             if dev_new / ymax < _GLM_SUPREMELY_LOW:
                 low_dev = True
@@ -768,7 +781,7 @@ def _lgamma_ratio(y, r, lgr):  # pragma: no cover
 
 
 @njit(cache=True)
-def _apl_one(y, mu, lmu, phi, X, lgy1, ww, A, work):  # pragma: no cover
+def _apl_one(y, mu, lmu, phi, XT, lgy1, ww, A, work):  # pragma: no cover
     r"""edgeR ``compute_apl`` of one gene: :math:`\sum_{\mu_j \ne 0}\log f_{NB}(y_j;\mu_j,\phi)
     - \tfrac12\log\det X^\top W X`, :math:`W = \mathrm{diag}(\mu/(1+\phi\mu))`
     (``lmu`` = log mu, ``lgy1`` = lgamma(y + 1))."""
@@ -797,7 +810,7 @@ def _apl_one(y, mu, lmu, phi, X, lgy1, ww, A, work):  # pragma: no cover
                 continue
             ll += y[j] * lmu[j] - m - lgy1[j]
             ww[j] = m
-    _xtwx(X, ww, A)
+    _xtwx(XT, ww, A)
     return ll - _logdet_half(A, work)
 
 
@@ -807,8 +820,10 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
     """edgeR ``glmFit`` of one gene whose samples are sorted by segment
     (``seg[k]:seg[k+1]``). Oneway layout: one intercept per segment (``beta`` = group log
     means). Otherwise every segment is an independent block with its own design
-    ``Xflat[xoff[k]:...]`` (``n_k x bp[k]``, coefficients ``beta[coff[k]:coff[k+1]]``),
-    fitted by Levenberg (a design without block structure is one block). Fills ``mu`` and
+    ``Xflat[xoff[k]:...]`` (transposed: ``bp[k] x n_k``, coefficients ``beta[coff[k]:coff[k+1]]``),
+    fitted by Levenberg (a design without block structure is one block, fitted as edgeR
+    with Newton steps after ``_NEWTON_AFTER`` iterations; blocks use Newton steps from the
+    start, see :func:`_levenberg_fit`). Fills ``mu`` and
     ``lmu`` (log mu) and returns the deviance (Levenberg; oneway: NaN)."""
     if oneway:
         _oneway_fit(y, offp, eoff, phi, seg, beta, mu, lmu, maxit, tol)
@@ -819,36 +834,36 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
         hi = seg[k + 1]
         pk = bp[k]
         nk = hi - lo
-        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((nk, pk))
+        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((pk, nk))
         A = Abuf[:pk * pk].reshape((pk, pk))
         R = Rbuf[:pk * pk].reshape((pk, pk))
         bk = beta[coff[k]:coff[k] + pk]
         dev += _levenberg_fit(y[lo:hi], Xk, offp[lo:hi], phi, bk, mu[lo:hi], maxit, tol,
                               A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
-                              ww[lo:hi], deriv[lo:hi])
+                              ww[lo:hi], deriv[lo:hi], 0 if seg.size > 2 else _NEWTON_AFTER)
         _eta(Xk, bk, offp[lo:hi], lmu[lo:hi])
     return dev
 
 
 @njit(cache=True)
-def _apl_gene(y, mu, lmu, phi, oneway, Xp, seg, bp, xoff, Xflat, lgy1, ww,
+def _apl_gene(y, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat, lgy1, ww,
               Abuf, Wbuf):  # pragma: no cover
     """Cox-Reid APL of one gene (see :func:`_apl_one`); for a block design the
     log-determinant is the sum over blocks of ``log det(X_k' W_k X_k)`` (the caller adds
     the constant of the reparametrisation)."""
     if oneway or seg.size == 2:
-        p = Xp.shape[1]
+        p = XpT.shape[0]
         A = Abuf[:p * p].reshape((p, p))
         W = Wbuf[:p * p].reshape((p, p))
-        return _apl_one(y, mu, lmu, phi, Xp, lgy1, ww, A, W)
-    ll = _apl_one(y, mu, lmu, phi, Xp[:, :0], lgy1, ww, Abuf[:0].reshape((0, 0)),
+        return _apl_one(y, mu, lmu, phi, XpT, lgy1, ww, A, W)
+    ll = _apl_one(y, mu, lmu, phi, XpT[:0], lgy1, ww, Abuf[:0].reshape((0, 0)),
                   Wbuf[:0].reshape((0, 0)))
     for k in range(seg.size - 1):
         lo = seg[k]
         hi = seg[k + 1]
         pk = bp[k]
         nk = hi - lo
-        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((nk, pk))
+        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((pk, nk))
         A = Abuf[:pk * pk].reshape((pk, pk))
         W = Wbuf[:pk * pk].reshape((pk, pk))
         _xtwx(Xk, ww[lo:hi], A)
@@ -857,19 +872,21 @@ def _apl_gene(y, mu, lmu, phi, oneway, Xp, seg, bp, xoff, Xflat, lgy1, ww,
 
 
 @njit(cache=True)
-def _permuted_design(X, offset, order, bp, xoff, Xflat_len, seg):  # pragma: no cover
+def _permuted_design(X, offset, order):  # pragma: no cover
+    """Transposed design (p x n) and offsets with the samples in ``order``."""
     n, p = X.shape
-    Xp = np.empty((n, p))
+    XpT = np.empty((p, n))
     offp = np.empty(n)
     for t in range(n):
         offp[t] = offset[order[t]]
         for a in range(p):
-            Xp[t, a] = X[order[t], a]
-    return Xp, offp
+            XpT[a, t] = X[order[t], a]
+    return XpT, offp
 
 
 @njit(parallel=True, cache=True)
-def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol):  # pragma: no cover
+def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
+             extrapolate=False):  # pragma: no cover
     r"""Cox-Reid adjusted profile log-likelihood of every gene (rows of ``y``) at every
     dispersion of ``grid`` (edgeR's ``estimateDisp`` loop of ``adjustedProfileLik``): the
     GLM is fitted at each grid value from the previous value's coefficients (oneway
@@ -879,14 +896,18 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol): 
 
     Samples are processed in the order ``order``, sorted by segment ``seg`` (the groups of
     a oneway layout, or the blocks of a block-diagonal reparametrisation: block ``k`` has
-    design ``Xflat`` rows ``seg[k]:seg[k+1]`` with ``bp[k]`` columns; ``q`` is then in the
-    block coefficients). Each thread works on one block of genes with its own buffers."""
+    the samples ``seg[k]:seg[k+1]`` and ``bp[k]`` columns, stored transposed in ``Xflat``;
+    ``q`` is then in the
+    block coefficients). Each thread works on one block of genes with its own buffers.
+    ``extrapolate``: start each fit from the linear extrapolation (in log phi) of the last
+    two grid points' coefficients instead of the last one (fewer iterations to the same
+    maximum; block designs, whose fits take their own path anyway)."""
     G, n = y.shape
     p = X.shape[1]
     K = grid.size
     out = np.empty((G, K))
     nseg = seg.size - 1
-    Xp, offp = _permuted_design(X, offset, order, bp, bp, 0, seg)
+    XpT, offp = _permuted_design(X, offset, order)
     eoff = np.exp(offp)
     coff = np.zeros(nseg + 1, dtype=np.int64)
     xoff = np.zeros(nseg + 1, dtype=np.int64)
@@ -909,6 +930,7 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol): 
         dbeta = np.empty(p)
         bnew = np.empty(p)
         beta = np.empty(max(ncoef, 1))
+        prev = np.empty(max(ncoef, 1))
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
             for t in range(n):
                 yg[t] = y[g, order[t]]
@@ -921,9 +943,15 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol): 
                             beta[k] = np.nan
                     else:
                         _levenberg_null_start(yg, offp, phi, q, beta)
+                elif extrapolate:  # linear in log(phi) from the last two grid points
+                    for k in range(ncoef):
+                        b1 = beta[k]
+                        if i >= 2 and math.isfinite(b1) and math.isfinite(prev[k]):
+                            beta[k] = 2.0 * b1 - prev[k]
+                        prev[k] = b1
                 _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
                           lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv)
-                out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, Xp, seg, bp, xoff, Xflat,
+                out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat,
                                       lgy1, ww, Abuf, Rbuf)
     return out
 
@@ -940,7 +968,7 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
     G, n = y.shape
     p = X.shape[1]
     nseg = seg.size - 1
-    Xp, offp = _permuted_design(X, offset, order, bp, bp, 0, seg)
+    XpT, offp = _permuted_design(X, offset, order)
     eoff = np.exp(offp)
     coff = np.zeros(nseg + 1, dtype=np.int64)
     xoff = np.zeros(nseg + 1, dtype=np.int64)
@@ -991,6 +1019,7 @@ def apl_rows(y, mu, disp, X):  # pragma: no cover
     dispersion ``disp[g]``: see :func:`_apl_one`."""
     G, n = y.shape
     p = X.shape[1]
+    XT = np.ascontiguousarray(X.T)
     out = np.empty(G)
     nblk = min(G, 256)
     for blk in prange(nblk):
@@ -1003,5 +1032,5 @@ def apl_rows(y, mu, disp, X):  # pragma: no cover
             for j in range(n):
                 lgy1[j] = math.lgamma(y[g, j] + 1.0)
                 lmu[j] = math.log(mu[g, j]) if mu[g, j] > 0.0 else -np.inf
-            out[g] = _apl_one(y[g], mu[g], lmu, disp[g], X, lgy1, ww, A, work)
+            out[g] = _apl_one(y[g], mu[g], lmu, disp[g], XT, lgy1, ww, A, work)
     return out
