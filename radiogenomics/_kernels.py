@@ -644,7 +644,9 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
     :math:`\mu(1+\phi y)/(1+\phi\mu)^2 > 0`) replaces the expected one (Newton's
     method, damped the same way): the same maximum, reached in a few iterations where
     Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
-    near-separated low counts). Genes that converge before it follow edgeR exactly."""
+    near-separated low counts). Genes that converge before it follow edgeR exactly. A
+    Newton iteration whose undamped step has a decrement ``dl' delta < 10 tol`` ends the
+    fit (the next decrement would be of order its square)."""
     p, n = XT.shape
     ymax = 0.0
     for j in range(n):
@@ -712,6 +714,10 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
         for a in range(p):
             div += dl[a] * dbeta[a]
         if div < tol:
+            break
+        # an undamped Newton step with a small decrement lands within ~div^2 of the
+        # maximum (quadratic convergence): no further iteration is needed to reach tol
+        if newton and lev == 1 and div < 10.0 * tol:
             break
         if lev == 1:
             lam /= 10.0

@@ -248,7 +248,8 @@ def test_covariate_designs_match_edger(covariate_data, name):
     # covariate design take another path to the same maximum: agreement to ~1e-6
     tol = 1e-8 if name == "cov" else 1e-5
     assert r["common"] == pytest.approx(float(par["common"]), rel=tol)
-    assert r["prior_df"] == pytest.approx(float(par["prior_df"]), rel=10 * tol)
+    # the prior df comes from the deviances of fits stopped at edgeR's tolerance
+    assert r["prior_df"] == pytest.approx(float(par["prior_df"]), rel=max(10 * tol, 1e-6))
     assert r["span"] == pytest.approx(float(par["span"]), rel=1e-12)
     for ours, col in [("ave_log_cpm", "AveLogCPM"), ("trended", "trended"),
                       ("tagwise", "tagwise")]:

@@ -103,3 +103,37 @@ def test_rank_window_equals_average_ranks():
                            (np.floor(n * 0.05) + 1, n - np.floor(n * 0.05)), (3, 2)):
                 want = (r >= lo) & (r <= hi)
                 np.testing.assert_array_equal(_rank_in(v, float(lo), float(hi)), want)
+
+
+def test_lgamma_ratio_and_stirling_equal_scipy():
+    from radiogenomics._kernels import _lgamma_big, _lgamma_ratio
+
+    for x in [10.0, 10.5, 37.2, 1e3, 1e5, 1e9]:
+        assert _lgamma_big(x) == pytest.approx(special.gammaln(x), rel=2e-15, abs=2e-14)
+    for r in [9.8e-3, 0.3, 1.0, 7.5, 1e2, 1e4]:
+        for y in [1.0, 2.0, 6.0, 7.0, 25.0, 3.5, 1e3, 1e6]:
+            want = special.gammaln(y + r) - special.gammaln(r)
+            got = _lgamma_ratio(y, r, special.gammaln(r))
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-10), (y, r)
+
+
+def test_nb_unit_deviance_equals_twice_loglik_ratio():
+    from radiogenomics._kernels import nb_unit_deviance
+
+    # NB branch: 2 [log f(y; y) - log f(y; mu)] with edgeR's 1e-8 shifts
+    for y, mu, phi in [(0.0, 3.0, 0.2), (5.0, 3.0, 0.2), (40.0, 55.5, 1.5), (3.0, 0.01, 50.0)]:
+        yp, mp, r = y + 1e-8, mu + 1e-8, 1.0 / phi
+        want = 2 * (yp * np.log(yp / mp) + (yp + r) * np.log((mp + r) / (yp + r)))
+        assert nb_unit_deviance(y, mu, phi) == pytest.approx(want, rel=1e-12)
+        ll = stats.nbinom.logpmf(y, r, r / (r + y)) - stats.nbinom.logpmf(y, r, r / (r + mu))
+        assert nb_unit_deviance(y, mu, phi) == pytest.approx(2 * ll, rel=1e-6, abs=1e-6)
+    # Poisson limit (phi < 1e-4) and gamma limit (mu phi > 1e6) are continuous with the NB form
+    for y, mu in [(4.0, 6.0), (120.0, 100.0)]:
+        pois = 2 * (y * np.log(y / mu) - (y - mu))
+        assert nb_unit_deviance(y, mu, 0.0) == pytest.approx(pois, rel=1e-7)
+        assert nb_unit_deviance(y, mu, 9.9e-5) == pytest.approx(nb_unit_deviance(y, mu, 1.01e-4),
+                                                                 rel=1e-3)
+    y, mu, phi = 3e7, 2e7, 0.06  # mu phi > 1e6: edgeR's gamma form
+    gam = 2 * ((y - mu) / mu - np.log(y / mu)) * mu / (1 + mu * phi)
+    assert nb_unit_deviance(y, mu, phi) == pytest.approx(gam, rel=1e-12)
+    assert nb_unit_deviance(y, mu, phi) == pytest.approx(nb_unit_deviance(y, mu, 0.04), rel=0.6)
