@@ -267,12 +267,18 @@ def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
 
 @contextmanager
 def _threads_for(n_genes: int):
-    """Run the compiled kernels on one thread for small gene sets: a parallel region costs
-    a thread wake-up, which on a loaded machine can take tens of milliseconds."""
+    """Run the compiled kernels on one thread for small gene sets (a parallel region costs
+    a thread wake-up, which on a loaded machine can take tens of milliseconds), and hand
+    out the kernels' gene blocks one at a time otherwise (dynamic scheduling: a thread
+    delayed by other processes does not hold up the others)."""
     import numba
 
     if n_genes >= _MIN_PARALLEL_GENES:
-        yield
+        before = numba.set_parallel_chunksize(1)
+        try:
+            yield
+        finally:
+            numba.set_parallel_chunksize(before)
         return
     before = numba.get_num_threads()
     numba.set_num_threads(1)
