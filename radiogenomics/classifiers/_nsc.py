@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 
 from .._normalization import CountSizeModel, _canon, prepare_fit, prepare_predict, softmax_rows
+from ._inner_cv import inner_folds
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
     threshold : float or None
         Shrinkage :math:`\Delta`. ``None`` tunes it like ``pamr.cv``: balanced
         ``min(10, smallest class)``-fold CV over pamr's 30-threshold grid of the full
-        training fit, taking the largest threshold of minimal CV error.
+        training fit, taking the largest threshold of minimal CV error; when ``n_genes``
+        selects a subset, every inner training fold re-selects its own genes (nested).
     n_genes : int or None
         Top genes by the exact test, selected inside ``fit`` (``None``: all).
     normalization : None or {"mle", "deseq", "quantile", "tmm"}
@@ -174,7 +176,7 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, features: Any = None):
         """Fit on counts (samples x genes) and labels; returns self."""
-        df, yy = prepare_fit(self, X, y)
+        df, yy, full = prepare_fit(self, X, y, full=True)
         classes = self.classes_
         x = df.to_numpy()
         sm, z = self._log_fit(x)
@@ -185,12 +187,18 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
         if self.threshold is None:
             grid = _grid(st["delta"], int(self.n_threshold))
             folds = _balanced_folds(yy, self.n_folds, self.random_state)
+            splits = [(np.setdiff1d(np.arange(len(yy)), te), te) for te in folds]
+            inner = None
+            if full.shape[1] > df.shape[1]:  # nested: each inner fold selects its genes
+                inner = inner_folds(full, yy, splits, n_genes=self.n_genes,
+                                    de_method=self.de_method, quantile=self.quantile)
+                xall = full.to_numpy()
             err = np.zeros(len(grid))
-            for te in folds:
-                tr = np.setdiff1d(np.arange(len(yy)), te)
-                smf, zf = self._log_fit(x[tr])
+            for i, (tr, te) in enumerate(splits):
+                xf = x if inner is None else xall[:, inner[i].cols]
+                smf, zf = self._log_fit(xf[tr])
                 stf = nsc_statistics(zf, yy[tr], classes, self.offset_percent)
-                zte = self._log_new(smf, x[te])
+                zte = self._log_new(smf, xf[te])
                 for j, t in enumerate(grid):
                     pred = classes[np.argmax(self._disc(stf, zte, t, prior), axis=1)]
                     err[j] += np.sum(pred != yy[te])

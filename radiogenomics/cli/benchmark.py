@@ -116,8 +116,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _bundled() -> tuple[Any, Any, Any, str]:
-    """counts, features, labels (with sex) and a provenance text from the bundled cohort."""
+def _bundled() -> tuple[Any, Any, Any, str, str | None]:
+    """counts, features, labels (with sex), a provenance text and the dataset's own
+    ``.description`` (the caveat shown first in the report) from the bundled cohort."""
     import pandas as pd
 
     from radiogenomics import datasets
@@ -143,22 +144,21 @@ def _bundled() -> tuple[Any, Any, Any, str]:
                 labels["sex"] = data.sex
     if isinstance(labels, pd.Series):
         labels = labels.to_frame()
-    doc = (getattr(data, "provenance", None) or getattr(data, "description", None)
+    desc = getattr(data, "description", None)
+    doc = (getattr(data, "provenance", None) or desc
            or (datasets.load_lgg_radiogenomics.__doc__ or "").strip())
-    prov = ("Bundled semi-synthetic cohort radiogenomics.datasets.load_lgg_radiogenomics(): "
-            "real TCGA-LGG labels, sex and BraTS volume ratios of 64 patients with SIMULATED "
-            "RNA-seq counts (not real expression).\n\n" + str(doc))
-    return counts, features, labels, prov
+    prov = f"Bundled cohort radiogenomics.datasets.load_lgg_radiogenomics():\n\n{doc}"
+    return counts, features, labels, prov, (str(desc) if desc else None)
 
 
 def _load_inputs(args: argparse.Namespace):
-    """counts, features, labels, provenance, bundled?"""
+    """counts, features, labels, provenance, bundled?, caveat"""
     if args.counts is None:
         if args.labels is not None or args.features is not None:
             raise ValueError("--labels/--features need --counts (or give none of them for the "
                              "bundled cohort)")
-        counts, features, labels, prov = _bundled()
-        return counts, features, labels, prov, True
+        counts, features, labels, prov, caveat = _bundled()
+        return counts, features, labels, prov, True, caveat
     if args.labels is None:
         raise ValueError("--counts needs --labels (CSV with sample ids in the first column)")
     counts = _read_counts(args.counts)
@@ -170,7 +170,7 @@ def _load_inputs(args: argparse.Namespace):
     if features is not None:
         prov.append(f"features: {args.features} (sha256 {_sha256(args.features)}), "
                     f"columns {list(features.columns)}")
-    return counts, features, labels, "\n".join(prov), False
+    return counts, features, labels, "\n".join(prov), False, None
 
 
 # ---------------------------------------------------------------------- run
@@ -187,7 +187,7 @@ def build_plan(args: argparse.Namespace) -> dict[str, Any]:
     if args.jobs == 0 or args.jobs < -1:
         raise ValueError(f"--jobs must be a positive number (or -1 for all cores); got {args.jobs}")
     genes = _ints(args.n_genes, "--n-genes")
-    counts, features, labels, prov, bundled = _load_inputs(args)
+    counts, features, labels, prov, bundled, caveat = _load_inputs(args)
     counts = as_count_frame(counts, "counts")
     labels = labels.copy()
     labels.index = labels.index.astype(str)
@@ -290,7 +290,8 @@ def build_plan(args: argparse.Namespace) -> dict[str, Any]:
         "split": "stratified shuffle split per repeat, seeds from numpy SeedSequence(seed)",
     }
     return {"runs": runs, "assoc": assoc, "strat": strat, "labels": labels,
-            "settings": settings, "provenance": prov}
+            "settings": settings, "provenance": prov, "caveat": caveat, "targets": targets,
+            "reference": SWEEP_METHOD if SWEEP_METHOD in methods else methods[0]}
 
 
 def _with_first_gene(main, sweep, method):
@@ -341,10 +342,37 @@ def run(args: argparse.Namespace) -> int:
         )
     elapsed = time.perf_counter() - t0
     settings = dict(plan["settings"], elapsed_seconds=round(elapsed, 1))
-    write_report(results, args.out, settings, plan["provenance"], tables=tables)
-    first = next(iter(results.values()))
-    ba = first.summary().xs("balanced_accuracy", level="metric")["mean"]
-    best = ba.idxmax()
-    print(f"benchmark done in {elapsed:.0f} s: {len(results)} runs; {next(iter(results))}: best "
-          f"balanced accuracy {ba.max():.3f} ({best[-1]}); report in {args.out}/report.html")
+    write_report(results, args.out, settings, plan["provenance"], tables=tables,
+                 reference=plan["reference"], caveat=plan["caveat"])
+    print(summary_text(results, plan["targets"], plan["reference"], elapsed, args.out,
+                       plan["caveat"]))
     return 0
+
+
+def summary_text(results: dict, targets: list[str], reference: str, elapsed: float,
+                 out: Path, caveat: str | None = None) -> str:
+    """The closing text: per target, methods x balanced accuracy mean ± SD with the
+    corrected resampled t-test (Holm) against ``reference``."""
+    import numpy as np
+
+    lines = [f"benchmark done in {elapsed:.0f} s: {len(results)} runs; report in {out}/report.html"]
+    if caveat:
+        lines.append(f"data: {caveat.splitlines()[0]}")
+    for t in targets:
+        res = results.get(t)
+        if res is None or "balanced_accuracy" not in res.metrics:
+            continue
+        ref = reference if reference in res.methods else res.methods[0]
+        mt = res.method_table("balanced_accuracy", ref)
+        n = res.scores["repeat"].nunique()
+        lines.append("")
+        lines.append(f"{t}: balanced accuracy over {n} splits; p: corrected resampled t-test "
+                     f"vs {ref}, Holm-adjusted")
+        w = max(len("method"), *(len(m) for m in mt["method"]))
+        lines.append(f"  {'method':<{w}}  {'mean ± SD':<15}  {'p (Holm)':>8}")
+        for _, r in mt.iterrows():
+            pa = r["p_adjusted"]
+            p = "" if r["method"] == ref else ("NA" if not np.isfinite(pa) else
+                                               "<0.001" if pa < 0.001 else f"{pa:.3f}")
+            lines.append(f"  {r['method']:<{w}}  {r['mean ± SD']:<15}  {p:>8}")
+    return "\n".join(lines)

@@ -4,7 +4,8 @@
 - :class:`BenchmarkResult` — scores, ``summary()``, ``compare()``, ``plot()``, ``save()``.
 - :func:`classification_metrics` — accuracy, balanced accuracy, F1, sensitivity,
   specificity, PPV, NPV, ROC AUC (NaN where undefined).
-- :func:`corrected_resampled_ttest` — Nadeau–Bengio test for overlapping splits.
+- :func:`corrected_resampled_ttest` — Nadeau–Bengio test for overlapping splits (the
+  default of every comparison), :func:`holm_adjust` — Holm's step-down adjustment.
 - :func:`association_table` — stratum (e.g. sex) vs each label (the paper's Table 5).
 - :func:`write_report` — HTML report with figures, tables and provenance, written atomically.
 """
@@ -27,6 +28,8 @@ _LAZY: dict[str, str] = {
     "paired_ttest": "radiogenomics.evaluation._compare",
     "wilcoxon_test": "radiogenomics.evaluation._compare",
     "anova_test": "radiogenomics.evaluation._compare",
+    "holm_adjust": "radiogenomics.evaluation._compare",
+    "key_findings": "radiogenomics.evaluation._report",
     "PAPER_METHODS": "radiogenomics.evaluation._methods",
     "make_method": "radiogenomics.evaluation._methods",
     "association_table": "radiogenomics.evaluation._report",

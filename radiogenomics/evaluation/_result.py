@@ -283,6 +283,52 @@ class BenchmarkResult:
         wide.attrs.update(test=test, reference=reference, adjust=adjust)
         return wide
 
+    def method_table(
+        self,
+        metric: str = "balanced_accuracy",
+        reference: str | None = None,
+        stratum: str | None = None,
+        n_genes: int | None = None,
+        digits: int = 3,
+    ) -> pd.DataFrame:
+        """One row per method: ``metric`` mean ± SD over the splits and the corrected
+        resampled t-test against ``reference`` (default the first method), raw and
+        Holm-adjusted over the compared methods.
+
+        Columns ``method, mean, sd, n, mean ± SD, p_value, p_adjusted`` (p NaN for the
+        reference itself). ``stratum`` / ``n_genes`` default to the first present.
+        """
+        if metric not in self.metrics:
+            raise ValueError(f"unknown metric {metric!r}; available: {self.metrics}")
+        s = _expand_shared(self.scores[self.scores["metric"] == metric])
+        stratum = s["stratum"].iloc[0] if stratum is None else stratum
+        s = s[s["stratum"] == stratum]
+        if s["n_genes"].notna().any():
+            k = s["n_genes"].dropna().iloc[0] if n_genes is None else n_genes
+            s = s[(s["n_genes"] == k).fillna(False)]
+        if s.empty:
+            raise ValueError(f"no {metric} scores for stratum={stratum!r}, n_genes={n_genes!r}")
+        methods = list(dict.fromkeys(s["method"]))
+        reference = methods[0] if reference is None else reference
+        if reference not in methods:
+            raise ValueError(f"reference {reference!r} is not among the methods {methods}")
+        g = s.groupby("method", sort=False)["value"]
+        out = pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=1), "n": g.count()})
+        out = out.loc[methods]
+        out["mean ± SD"] = [_fmt(m, sd, digits) for m, sd in zip(out["mean"], out["sd"], strict=True)]
+        out["p_value"] = np.nan
+        out["p_adjusted"] = np.nan
+        if len(methods) > 1:
+            sub = BenchmarkResult(s, self.positive, self.classes, self.split_sizes)
+            cmp = sub.compare(reference=reference, metrics=[metric], long=True)
+            if len(cmp):
+                cmp = cmp.set_index("level")
+                out.loc[cmp.index, "p_value"] = cmp["p_value"]
+                out.loc[cmp.index, "p_adjusted"] = cmp["p_adjusted"]
+        out.index.name = "method"
+        out.attrs.update(metric=metric, reference=reference, stratum=stratum)
+        return out.reset_index()
+
     # -------------------------------------------------------------- figure
     def plot(
         self,
@@ -299,8 +345,9 @@ class BenchmarkResult:
 
         ``metric=None`` (or a list): one group of bars per metric, one bar per method. A
         single metric: groups are the gene numbers (sweep) or strata. Marks above a bar
-        compare it with ``reference`` (default the first method) by ``test``:
-        ``*`` p < 0.05, ``**`` p < 0.01, ``***`` p < 0.001. Returns the axes.
+        compare it with ``reference`` (default the first method) by ``test``, Holm-adjusted
+        within each group: ``*`` p < 0.05, ``**`` p < 0.01, ``***`` p < 0.001. Returns the
+        axes.
         """
         import matplotlib.pyplot as plt
 
@@ -340,7 +387,7 @@ class BenchmarkResult:
                 cmp = pd.DataFrame()
             for _, r in cmp.iterrows():
                 key = r["metric"] if group_col == "metric" else r[group_col] if group_col in r else r["stratum"]
-                pmap[(key, r["level"])] = r["p_value"]
+                pmap[(key, r["level"])] = r["p_adjusted"]
         if ax is None:
             _, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) * max(1, len(methods)) / 2), 4.0))
         width = 0.8 / max(1, len(methods))
@@ -367,7 +414,7 @@ class BenchmarkResult:
             ax.set_xlabel("number of genes")
         ax.set_ylim(0, 1.12)
         ax.legend(fontsize=7, ncol=min(len(methods), 3), loc="upper center", bbox_to_anchor=(0.5, -0.22 if group_col == "metric" else -0.12), frameon=False)
-        ax.set_title(f"marks: {test} vs {ref}" if pmap else "", fontsize=8)
+        ax.set_title(f"marks: {test} vs {ref}, Holm" if pmap else "", fontsize=8)
         return ax
 
     # -------------------------------------------------------------- output

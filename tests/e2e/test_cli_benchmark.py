@@ -121,9 +121,26 @@ def test_tiny_run_writes_report(csvs, standins, tmp_path, capsys):
                "--methods", "radiogenomics-NB,RF-genomics", "--n-repeats", "2", "--n-genes", "3,5",
                "--out", str(out), "--no-progress", "--seed", "3", "--jobs", "1"])
     assert rc == 0, capsys.readouterr().err
-    assert "report in" in capsys.readouterr().out
+    stdout = capsys.readouterr().out
+    assert "report in" in stdout
+    # the closing table: per target, methods x balanced accuracy, Holm p vs radiogenomics-NB
+    assert ("IDH: balanced accuracy over 2 splits; p: corrected resampled t-test vs "
+            "radiogenomics-NB, Holm-adjusted") in stdout
+    lines = stdout.splitlines()
+    i = next(j for j, ln in enumerate(lines) if ln.strip().startswith("method"))
+    assert "mean ± SD" in lines[i] and "p (Holm)" in lines[i]
+    assert lines[i + 1].split()[0] == "radiogenomics-NB" and "±" in lines[i + 1]
+    assert lines[i + 2].split()[0] == "RF-genomics"
     html = (out / "report.html").read_text()
     assert "sha256" in html and "Association of sex" in html
+    # key findings first, generated from the numbers; the paper's tests labelled
+    assert html.index("Key findings") < html.index("Data provenance")
+    assert "IDH: best balanced accuracy" in html and "Holm correction" in html
+    assert "IDH: genes (radiogenomics-NB): radiogenomics-NB balanced accuracy" in html
+    assert "IDH: by sex, female-only models: best balanced accuracy" in html
+    assert "anti-conservative" in html
+    assert (out / "tables" / "IDH_corrected_t.csv").is_file()
+    assert (out / "tables" / "IDH_genes_radiogenomics-NB_genes_corrected_t.csv").is_file()
     scores = pd.read_parquet(out / "scores.parquet")
     assert set(scores["section"]) == {"IDH", "IDH: genes (radiogenomics-NB)", "IDH: by sex"}
     sweep = scores[scores.section == "IDH: genes (radiogenomics-NB)"]
@@ -162,12 +179,37 @@ def test_real_methods_on_a_bundled_subset(tmp_path, capsys):
     lab.to_csv(tmp_path / "labels.csv")
     d.features.to_csv(tmp_path / "features.csv")
     out = tmp_path / "rep"
-    rc = main(["benchmark", "--counts", str(tmp_path / "counts.csv"), "--labels", str(tmp_path / "labels.csv"),
-               "--features", str(tmp_path / "features.csv"), "--target", "IDH", "--stratify-by", "none",
-               "--n-repeats", "2", "--n-genes", "10", "--out", str(out), "--no-progress", "--jobs", "1"])
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = main(["benchmark", "--counts", str(tmp_path / "counts.csv"), "--labels",
+                   str(tmp_path / "labels.csv"), "--features", str(tmp_path / "features.csv"),
+                   "--target", "IDH", "--stratify-by", "none", "--n-repeats", "2", "--n-genes", "10",
+                   "--out", str(out), "--no-progress", "--jobs", "1"])
     assert rc == 0, capsys.readouterr().err
     scores = pd.read_parquet(out / "scores.parquet")
     assert set(scores["method"]) == set(_methods.PAPER_METHODS)
+    numpy_warnings = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert not numpy_warnings, [str(w.message) for w in numpy_warnings]
+
+
+def test_bundled_caveat_is_the_datasets_description(tmp_path):
+    """The report's caveat is the bundled cohort's own description (not hard-coded)."""
+    from radiogenomics import datasets
+    from radiogenomics.cli.benchmark import _bundled
+    from radiogenomics.evaluation import BenchmarkResult, write_report
+
+    *_, prov, caveat = _bundled()
+    assert caveat == datasets.load_lgg_radiogenomics().description
+    assert caveat in prov
+    scores = pd.DataFrame({"repeat": [0, 1], "seed": [1, 2], "method": "m", "n_genes": 10,
+                           "stratum": "all", "metric": "balanced_accuracy", "value": [0.5, 0.6]})
+    res = BenchmarkResult(scores, "a", ["a", "b"], {"all": {"n_test": 2, "n_train": 8}})
+    html = (write_report(res, tmp_path / "r", caveat=caveat) / "report.html").read_text()
+    import html as _html
+
+    assert _html.escape(caveat) in html
 
 
 def test_help_lists_benchmark():

@@ -157,3 +157,18 @@ def test_rf_nested_mtry_tuning_selects_genes_per_fold(monkeypatch):
     assert m.cv_results_ is not None and len(m.genes_) == 6
     # on noise the nested inner-CV accuracy of every mtry is near chance
     assert m.cv_results_["mean_score"].mean() < 0.75
+
+
+def test_nsc_nested_threshold_tuning_on_noise():
+    from radiogenomics.classifiers import NearestShrunkenCentroid
+
+    errs, errs_once = [], []
+    for r in range(4):
+        counts, y = nb_noise(n=40, p=300, seed=970 + r)
+        m = NearestShrunkenCentroid(n_genes=10, n_folds=5, random_state=r).fit(counts, y)
+        errs.append(m.cv_results_["error"].min())
+        genes = select_genes(counts, y, 10)
+        old = NearestShrunkenCentroid(n_folds=5, random_state=r).fit(counts[genes], y)
+        errs_once.append(old.cv_results_["error"].min())
+    assert np.mean(errs) >= 0.35, errs
+    assert np.mean(errs_once) < 0.3, errs_once
