@@ -297,6 +297,10 @@ def _cache_key(df: pd.DataFrame, lab: pd.Series, method: str, normalization: str
     h.update(repr(df.shape).encode())
     for part in (df.index, df.columns, lab.astype(str)):
         h.update("\x1f".join(map(str, part)).encode())
+    # the labels' type and level order decide the sign of logFC: {2, 10} and {"10", "2"}
+    # print alike but sort differently
+    levels = sorted(pd.unique(lab))
+    h.update(f"{lab.dtype}|{[type(v).__name__ for v in levels]}|{levels!r}".encode())
     h.update(f"{method}|{normalization}".encode())
     return h.hexdigest()
 
@@ -367,8 +371,10 @@ class DEGeneSelector(TransformerMixin, BaseEstimator):
     ----------
     n_genes : int
         Number of genes kept (the smallest p-values of :func:`differential_expression`).
-    method : {"exact", "lrt", "deseq2"}
-        DE test.
+    method : {"exact", "lrt", "deseq2", "joint"}
+        DE test; ``"joint"`` is the likelihood-ratio test of class intercepts and class x
+        imaging slopes against imaging only (:func:`radiogenomics._de_joint.joint_lrt`) and
+        needs ``features`` in ``fit``.
     quantile : float, optional
         If given, :func:`radiogenomics.counts.quantile_filter` with this ``q`` is applied
         before the test (on the fitting data).
@@ -397,8 +403,12 @@ class DEGeneSelector(TransformerMixin, BaseEstimator):
         self.method = method
         self.quantile = quantile
 
-    def fit(self, X: Any, y: Any) -> DEGeneSelector:
-        """Run the DE test on ``X`` (counts, samples x genes) against labels ``y``."""
+    def fit(self, X: Any, y: Any, features: Any = None) -> DEGeneSelector:
+        """Run the DE test on ``X`` (counts, samples x genes) against labels ``y``.
+
+        ``features`` (samples x imaging features, rows as ``X``) are needed by
+        ``method="joint"`` (:func:`radiogenomics._de_joint.joint_lrt`) and ignored otherwise.
+        """
         if not isinstance(self.n_genes, (int, np.integer)) or self.n_genes < 1:
             raise ValueError(f"n_genes must be a positive integer; got {self.n_genes!r}")
         df = as_count_frame(X, name="X")
@@ -411,7 +421,22 @@ class DEGeneSelector(TransformerMixin, BaseEstimator):
             from .counts import quantile_filter
 
             sub = quantile_filter(df, q=self.quantile)
-        self.table_ = differential_expression(sub, y, method=self.method)
+        if self.method == "joint":
+            from ._de_joint import joint_lrt
+
+            if features is None:
+                raise ValueError("method='joint' needs the training imaging features: "
+                                 "fit(X, y, features=...)")
+            F = features.to_numpy(dtype=float) if isinstance(features, pd.DataFrame) \
+                else np.asarray(features, dtype=float)
+            if F.ndim != 2 or F.shape[0] != len(df) or not np.isfinite(F).all():
+                raise ValueError(f"features must be a finite (samples x features) array with "
+                                 f"{len(df)} rows; got shape {F.shape}")
+            lab = as_labels(y, min_per_class=1)
+            sub, lab, _ = align(sub, lab)
+            self.table_ = joint_lrt(sub, lab, F)
+        else:
+            self.table_ = differential_expression(sub, y, method=self.method)
         k = int(self.n_genes)
         if k > len(self.table_):
             logger.warning("n_genes=%d but only %d genes are testable; keeping all", k,

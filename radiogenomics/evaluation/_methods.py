@@ -18,16 +18,28 @@ DEFAULT_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 PAPER_METHODS: tuple[str, ...] = tuple(DEFAULT_METHODS)
 
+#: further named methods, available through ``methods=[...]`` / ``--methods``
+EXTRA_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # the paper's model exactly: no shrinkage, raw ratios, classic dispersions, exact test
+    "radiogenomics-NB (paper)": ("radiogenomics.classifiers", "NBRadiogenomicsClassifier",
+                                 {"shrinkage": None, "feature_transform": None,
+                                  "dispersion": "classic", "de_method": "exact"}),
+    # genes chosen by the joint LRT of class intercepts and class x imaging slopes
+    "radiogenomics-NB (joint)": ("radiogenomics.classifiers", "NBRadiogenomicsClassifier",
+                                 {"de_method": "joint"}),
+}
+
 
 def make_method(name: str) -> Any:
     """A fresh estimator for one of the paper's method names."""
     key = _canonical(name)
     if key is None:
         raise ValueError(
-            f"unknown method {name!r}; known methods: {', '.join(DEFAULT_METHODS)} "
+            f"unknown method {name!r}; known methods: "
+            f"{', '.join([*DEFAULT_METHODS, *EXTRA_METHODS])} "
             "(or pass a dict name -> estimator)"
         )
-    module, cls, kwargs = DEFAULT_METHODS[key]
+    module, cls, kwargs = {**DEFAULT_METHODS, **EXTRA_METHODS}[key]
     try:
         klass = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:
@@ -39,6 +51,9 @@ def _canonical(name: str) -> str | None:
     norm = name.strip().lower().replace("_", "-")
     for key, (_, cls, _) in DEFAULT_METHODS.items():
         if norm in (key.lower(), cls.lower()):
+            return key
+    for key in EXTRA_METHODS:
+        if norm == key.lower():
             return key
     aliases = {"nb": "radiogenomics-NB", "rf": "RF-genomics", "voom-nsc": "VoomNSC"}
     return aliases.get(norm)

@@ -61,3 +61,18 @@ def test_user_dispersion_bypasses_cache(data):
     t_fixed = de.differential_expression(counts, y, dispersion=0.1)
     assert len(de._DE_CACHE) == 0
     assert np.allclose(t_fixed["dispersion"], 0.1)
+
+
+def test_label_type_and_level_order_are_part_of_the_key(data, uncached):
+    """Integer labels {2, 10} and string labels {"10", "2"} print alike but sort in opposite
+    orders, so their logFC signs differ: the second call must not reuse the first table."""
+    counts, _ = data
+    calls, real = uncached
+    y_int = pd.Series([2] * 6 + [10] * 6, index=counts.index)
+    y_str = y_int.astype(str)
+    t_int = de.differential_expression(counts, y_int)
+    t_str = de.differential_expression(counts, y_str)
+    assert len(calls) == 2
+    g = t_int.index[0]
+    assert np.sign(t_int.loc[g, "logFC"]) == -np.sign(t_str.loc[g, "logFC"]) != 0
+    pd.testing.assert_frame_equal(t_str, real(counts, y_str, "exact", None, "tmm"))
