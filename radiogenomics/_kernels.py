@@ -626,8 +626,35 @@ def _deviance(y, mu, phi):  # pragma: no cover
 
 
 @njit(cache=True)
-def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
-                   A, R, dl, dbeta, bnew, munew, ww, deriv, newton_after=-1):  # pragma: no cover
+def _deviance_cached(y, mu, eta, phi, r, lyp, lyr):  # pragma: no cover
+    r"""edgeR's NB deviance (:func:`nb_unit_deviance` summed) with one logarithm per
+    observation: for :math:`\phi \ge 10^{-4}` and :math:`\mu\phi \le 10^6`,
+    :math:`2[y'(\log y' - \log\mu') + (y'+r)(\log(\mu'+r) - \log(y'+r))]`,
+    :math:`y' = y + 10^{-8}`, :math:`\mu' = \mu + 10^{-8}`, :math:`r = 1/\phi`, with
+    ``lyp`` = log y', ``lyr`` = log(y' + r) and :math:`\log\mu' = \eta +
+    \mathrm{log1p}(10^{-8}/\mu)` (series for :math:`\mu > 10^{-3}`)."""
+    if phi < 1e-4:
+        return _deviance(y, mu, phi)
+    d = 0.0
+    for j in range(y.size):
+        m = mu[j]
+        mp = m + 1e-8
+        if mp * phi > 1e6:
+            d += nb_unit_deviance(y[j], m, phi)
+            continue
+        if m > 1e-3:
+            x = 1e-8 / m
+            lmp = eta[j] + x * (1.0 - x * (0.5 - x / 3.0))
+        else:
+            lmp = math.log(mp)
+        yp = y[j] + 1e-8
+        d += 2.0 * (yp * (lyp[j] - lmp) + (yp + r) * (math.log(mp + r) - lyr[j]))
+    return d
+
+
+@njit(cache=True)
+def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bnew, munew,
+                   ww, deriv, newton_after, eta, etanew, lyp, lyr):  # pragma: no cover
     r"""edgeR ``glm_levenberg::fit`` of one gene from the coefficients in ``beta``
     (updated in place, with the fitted ``mu``); returns the deviance.
 
@@ -646,7 +673,10 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
     Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
     near-separated low counts). Genes that converge before it follow edgeR exactly. A
     Newton iteration whose undamped step has a decrement ``dl' delta < 10 tol`` ends the
-    fit (the next decrement would be of order its square)."""
+    fit (the next decrement would be of order its square).
+
+    ``eta`` receives the linear predictor (log mu); ``lyp`` holds ``log(y + 1e-8)``;
+    ``etanew`` and ``lyr`` are work buffers (see :func:`_deviance_cached`)."""
     p, n = XT.shape
     ymax = 0.0
     for j in range(n):
@@ -657,9 +687,16 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
             beta[a] = np.nan
         for j in range(n):
             mu[j] = 0.0
+            eta[j] = -np.inf
         return 0.0
-    _eta_mu(XT, beta, offset, mu)
-    dev = _deviance(y, mu, phi)
+    r = 1.0 / phi if phi >= 1e-4 else 0.0
+    if phi >= 1e-4:
+        for j in range(n):
+            lyr[j] = math.log(y[j] + 1e-8 + r)
+    _eta(XT, beta, offset, eta)
+    for j in range(n):
+        mu[j] = math.exp(eta[j])
+    dev = _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
     if p == 0:
         return dev
     max_info = -1.0
@@ -691,8 +728,10 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
             _chol_solve(R, dl, dbeta)
             for a in range(p):
                 bnew[a] = beta[a] + dbeta[a]
-            _eta_mu(XT, bnew, offset, munew)
-            dev_new = _deviance(y, munew, phi)
+            _eta(XT, bnew, offset, etanew)
+            for j in range(n):
+                munew[j] = math.exp(etanew[j])
+            dev_new = _deviance_cached(y, munew, etanew, phi, r, lyp, lyr)
             if dev_new / ymax < _GLM_SUPREMELY_LOW:
                 low_dev = True
             if dev_new <= dev or low_dev:
@@ -700,6 +739,7 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol,
                     beta[a] = bnew[a]
                 for j in range(n):
                     mu[j] = munew[j]
+                    eta[j] = etanew[j]
                 dev = dev_new
                 break
             lam *= 2.0
@@ -822,7 +862,8 @@ def _apl_one(y, mu, lmu, phi, XT, lgy1, ww, A, work):  # pragma: no cover
 
 @njit(cache=True)
 def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, lmu,
-              maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv):  # pragma: no cover
+              maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv, etanew, lyp,
+              lyr):  # pragma: no cover
     """edgeR ``glmFit`` of one gene whose samples are sorted by segment
     (``seg[k]:seg[k+1]``). Oneway layout: one intercept per segment (``beta`` = group log
     means). Otherwise every segment is an independent block with its own design
@@ -830,7 +871,8 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
     fitted by Levenberg (a design without block structure is one block, fitted as edgeR
     with Newton steps after ``_NEWTON_AFTER`` iterations; blocks use Newton steps from the
     start, see :func:`_levenberg_fit`). Fills ``mu`` and
-    ``lmu`` (log mu) and returns the deviance (Levenberg; oneway: NaN)."""
+    ``lmu`` (log mu) and returns the deviance (Levenberg; oneway: NaN); ``lyp`` =
+    log(y + 1e-8), ``etanew`` and ``lyr`` are work buffers."""
     if oneway:
         _oneway_fit(y, offp, eoff, phi, seg, beta, mu, lmu, maxit, tol)
         return np.nan
@@ -846,8 +888,8 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
         bk = beta[coff[k]:coff[k] + pk]
         dev += _levenberg_fit(y[lo:hi], Xk, offp[lo:hi], phi, bk, mu[lo:hi], maxit, tol,
                               A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
-                              ww[lo:hi], deriv[lo:hi], 0 if seg.size > 2 else _NEWTON_AFTER)
-        _eta(Xk, bk, offp[lo:hi], lmu[lo:hi])
+                              ww[lo:hi], deriv[lo:hi], 0 if seg.size > 2 else _NEWTON_AFTER,
+                              lmu[lo:hi], etanew[lo:hi], lyp[lo:hi], lyr[lo:hi])
     return dev
 
 
@@ -930,6 +972,9 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
         ww = np.empty(n)
         deriv = np.empty(n)
         munew = np.empty(n)
+        etanew = np.empty(n)
+        lyp = np.empty(n)
+        lyr = np.empty(n)
         Abuf = np.empty(p * p)
         Rbuf = np.empty(p * p)
         dl = np.empty(p)
@@ -941,6 +986,7 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
             for t in range(n):
                 yg[t] = y[g, order[t]]
                 lgy1[t] = math.lgamma(yg[t] + 1.0)
+                lyp[t] = math.log(yg[t] + 1e-8)
             for i in range(K):
                 phi = grid[i]
                 if i == 0:
@@ -956,7 +1002,8 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
                             beta[k] = 2.0 * b1 - prev[k]
                         prev[k] = b1
                 _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
-                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv)
+                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv,
+                          etanew, lyp, lyr)
                 out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat,
                                       lgy1, ww, Abuf, Rbuf)
     return out
@@ -993,6 +1040,9 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
         ww = np.empty(n)
         deriv = np.empty(n)
         munew = np.empty(n)
+        etanew = np.empty(n)
+        lyp = np.empty(n)
+        lyr = np.empty(n)
         Abuf = np.empty(p * p)
         Rbuf = np.empty(p * p)
         dl = np.empty(p)
@@ -1002,6 +1052,7 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
             for t in range(n):
                 yg[t] = y[g, order[t]]
+                lyp[t] = math.log(yg[t] + 1e-8)
             phi = disp[g]
             if not oneway and math.isnan(start[g, 0]):
                 _levenberg_null_start(yg, offp, phi, q, beta)
@@ -1009,7 +1060,8 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
                 for a in range(ncoef):
                     beta[a] = start[g, a]
             d = _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
-                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv)
+                          lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv,
+                          etanew, lyp, lyr)
             dev[g] = _deviance(yg, mu, phi) if oneway else d
             for a in range(ncoef):
                 coef[g, a] = beta[a]
