@@ -44,6 +44,10 @@ def main() -> None:
                     help="genes selected inside fit (default: all, no DE selection)")
     ap.add_argument("--nested-cost", action="store_true",
                     help="compare each tuned fit with the genes-selected-once protocol")
+    ap.add_argument("--split-task", action="store_true",
+                    help="time what one benchmark task fits on one split (NBLDA, VoomNSC, "
+                         "RF-genomics, RF-radiogenomics in turn, sharing the inner-fold gene "
+                         "selections): class defaults vs one shared 5-fold inner CV")
     args = ap.parse_args()
     if args.nested_cost and args.n_genes is None:
         ap.error("--nested-cost needs --n-genes")
@@ -84,6 +88,28 @@ def main() -> None:
     }
     print(f"{args.samples} samples x {args.genes} genes, fit on {len(tr)}, predict "
           f"{len(te)}; n_genes={k}")
+    if args.split_task:
+        configs = {
+            "class defaults (NBLDA/VoomNSC 5x2 folds, RF 10 folds)": {},
+            "shared 5-fold inner CV (n_repeats=1, cv=5)": {"nr": 1, "cv": 5},
+        }
+        for label, c in configs.items():
+            _DE_CACHE.clear()
+            _SELECTIONS.clear()
+            ests = [(NBLDA(n_genes=rf_k, random_state=0, **({"n_repeats": c["nr"]} if c else {})),
+                     False),
+                    (VoomNSC(n_genes=rf_k, random_state=0,
+                             **({"n_repeats": c["nr"]} if c else {})), False),
+                    (RFGenomics(n_genes=rf_k, random_state=0, **({"cv": c["cv"]} if c else {})),
+                     False),
+                    (RFRadiogenomics(n_genes=rf_k, random_state=0,
+                                     **({"cv": c["cv"]} if c else {})), True)]
+            t0 = time.perf_counter()
+            for est, feats in ests:
+                est.fit(X.iloc[tr], y.iloc[tr], **({"features": F.iloc[tr]} if feats else {}))
+            print(f"one split, 4 tuned baselines, {label}: {time.perf_counter() - t0:7.2f} s, "
+                  f"{len(_SELECTIONS)} inner-fold gene selections")
+        return
     for name, (est, feats) in methods.items():
         kw_tr = {"features": F.iloc[tr]} if feats else {}
         kw_te = {"features": F.iloc[te]} if feats else {}

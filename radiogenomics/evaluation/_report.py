@@ -407,7 +407,8 @@ def write_report(
         ]
         style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}"
                  ".tbl{border-collapse:collapse;font-size:12px}.tbl td,.tbl th{padding:2px 6px;"
-                 "border-bottom:1px solid #ddd}pre{background:#f6f6f6;padding:6px}"
+                 "border-bottom:1px solid #ddd}pre{background:#f6f6f6;padding:6px;"
+                 "white-space:pre-wrap}"
                  ".findings{background:#f3f7fb;border:1px solid #c9d9ea;padding:4px 14px;"
                  "margin:10px 0}.caveat{background:#fff6e0;padding:6px;border-left:4px solid "
                  "#e0a800}.note{font-size:12px;color:#444}")
