@@ -241,3 +241,29 @@ def test_library_sizes_from_all_genes_with_gene_selection():
     sel_lib = Xtr.loc[:, s.genes_].sum(axis=1).to_numpy()[:, None]
     assert not np.allclose(sel_lib, lib)
     assert not np.allclose(s._model.E, m._model.E)
+
+
+def test_undefined_pooled_sd_is_counted_without_numpy_warnings():
+    """A class with one sample (or voom weight sums below 1) leaves the pooled sd undefined:
+    the genes are counted and left out, and no numpy RuntimeWarning reaches the user."""
+    import warnings
+
+    from radiogenomics.classifiers._voomnsc import weighted_statistics
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 30))
+    w = rng.uniform(0.1, 2.0, (5, 30))
+    y = np.array(["a", "b", "b", "b", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st = weighted_statistics(x, w, y, np.array(["a", "b"]))
+    assert st["undefined"].all()  # one sample in class "a": no within-class sd
+    assert np.isfinite(st["delta"]).all()
+    y2 = np.array(["a", "a", "b", "b", "b"])
+    w2 = w.copy()
+    w2[:2, :4] = 0.05  # class "a" weight sums 0.1 < 1 for four genes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st2 = weighted_statistics(x, w2, y2, np.array(["a", "b"]))
+    assert np.isfinite(st2["delta"]).all()
+    assert not st2["undefined"][4:].any()
