@@ -5,8 +5,10 @@
 - :class:`NBLDA`, :class:`PLDA` — negative-binomial / Poisson linear discriminant analysis.
 - :class:`VoomNSC`, :class:`NearestShrunkenCentroid` — (voom-weighted) nearest shrunken
   centroids.
-- :class:`RFGenomics`, :class:`RFRadiogenomics` — random forests on log counts, without /
+- :class:`RFGenomics`, :class:`RFRadiogenomics` — random forests on log-CPM, without /
   with imaging features.
+- :func:`inner_cv_predict`, :func:`inner_folds`, :func:`inner_splits` — nested tuning:
+  inner folds that re-select their own genes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ _LAZY: dict[str, str] = {
     "VoomNSC": "radiogenomics.classifiers._voomnsc",
     "RFGenomics": "radiogenomics.classifiers._rf",
     "RFRadiogenomics": "radiogenomics.classifiers._rf",
+    "inner_cv_predict": "radiogenomics.classifiers._inner_cv",
+    "inner_folds": "radiogenomics.classifiers._inner_cv",
+    "inner_splits": "radiogenomics.classifiers._inner_cv",
 }
 
 __all__ = list(_LAZY)
