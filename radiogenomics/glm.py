@@ -8,10 +8,11 @@ The model, for sample ``i`` and gene ``g`` with fixed dispersion ``phi_g``:
     \\operatorname{Var}(y_{ig}) = \\mu_{ig} + \\phi_g \\mu_{ig}^2, \\quad
     \\log \\mu_{ig} = o_{ig} + x_i^\\top \\beta_g .
 
-:func:`nb_glm_fit` runs iteratively reweighted least squares (Fisher scoring) for all genes
-simultaneously: every iteration builds the stacked ``p x p`` normal equations of all
-still-active genes and solves them with one batched :func:`numpy.linalg.solve`. Arrays are
-samples x genes, as everywhere in the package.
+:func:`nb_glm_fit` runs iteratively reweighted least squares (Fisher scoring) for every gene
+in a compiled kernel, parallel over genes (:func:`radiogenomics._kernels.nb_irls_rows`; the
+batched-numpy version it is tested against is :func:`_irls_numpy`). :func:`glm_lrt` tests two
+nested designs with edgeR's ``glmFit`` fits. Arrays are samples x genes, as everywhere in
+the package.
 """
 
 from __future__ import annotations
@@ -243,6 +244,33 @@ def nb_glm_fit(
     if lam.shape != (p,) or (lam < 0).any():
         raise ValueError(f"ridge must be a non-negative float or have shape ({p},)")
 
+    # starting values
+    if start is None:
+        z0 = np.log(Y + 0.1) - off
+        beta = (np.linalg.pinv(X) @ z0).T.copy()
+    else:
+        beta = np.array(np.broadcast_to(np.asarray(start, dtype=float), (G, p)))
+    from ._kernels import nb_irls_rows
+
+    coef, var, dev, n_iter, converged, mu_all = nb_irls_rows(
+        np.ascontiguousarray(Y), np.ascontiguousarray(X), np.ascontiguousarray(off), phi,
+        np.ascontiguousarray(lam), np.ascontiguousarray(beta), int(max_iter), float(tol))
+    if (~converged).any():
+        logger.info("nb_glm_fit: %d of %d genes did not converge in %d iterations",
+                    int((~converged).sum()), G, max_iter)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    return NBGLMResult(coef=coef, se=se, deviance=dev, n_iter=n_iter,
+                       converged=converged, mu=mu_all)
+
+
+def _irls_numpy(Y, X, off, phi, lam, beta, max_iter, tol):
+    """The IRLS of :func:`nb_glm_fit` in batched numpy (all active genes per iteration):
+    the reference the compiled kernel (:func:`radiogenomics._kernels.nb_irls_rows`) is
+    tested against. Returns coef, se, deviance, n_iter, converged, mu."""
+    n, G = Y.shape
+    p = X.shape[1]
+    beta = np.array(beta, dtype=float)
+
     def _mu(beta, idx):
         eta = off[:, idx] + X @ beta.T
         return np.exp(np.clip(eta, ETA_MIN, ETA_MAX))
@@ -250,12 +278,6 @@ def nb_glm_fit(
     def _pdev(beta, mu, idx):
         return nb_deviance(Y[:, idx], mu, phi[idx]) + (beta**2) @ lam
 
-    # starting values
-    if start is None:
-        z0 = np.log(Y + 0.1) - off
-        beta = (np.linalg.pinv(X) @ z0).T.copy()
-    else:
-        beta = np.array(np.broadcast_to(np.asarray(start, dtype=float), (G, p)))
     allidx = np.arange(G)
     mu_all = _mu(beta, allidx)
     pdev = _pdev(beta, mu_all, allidx)
@@ -314,8 +336,7 @@ def nb_glm_fit(
     var = _batched_inv_diag(A)
     se = np.sqrt(np.clip(var, 0.0, None))
     dev = nb_deviance(Y, mu_all, phi)
-    return NBGLMResult(coef=beta, se=se, deviance=dev, n_iter=n_iter,
-                       converged=converged, mu=mu_all)
+    return beta, se, dev, n_iter, converged, mu_all
 
 
 def _nested(X0: np.ndarray, X1: np.ndarray) -> bool:
