@@ -30,6 +30,20 @@ def test_inner_splits_are_shared_and_stratified():
     for r in range(2):
         te = np.sort(np.concatenate([te for _, te in a[5 * r:5 * r + 5]]))
         assert np.array_equal(te, np.arange(20))
+    # the folds of GridSearchCV(cv=StratifiedKFold(k, shuffle=True, random_state)) and of
+    # RepeatedStratifiedKFold: what the NB calibration and the R-like repeated CV use
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+
+    codes = (y == "b").astype(int)
+    for (tr1, te1), (tr2, te2) in zip(
+            inner_splits(y, 5, 1, random_state=7),
+            StratifiedKFold(5, shuffle=True, random_state=7).split(np.zeros(20), codes),
+            strict=True):
+        assert np.array_equal(tr1, tr2) and np.array_equal(te1, te2)
+    for (_, te1), (_, te2) in zip(
+            a, RepeatedStratifiedKFold(n_splits=5, n_repeats=2, random_state=3).split(
+                np.zeros(20), codes), strict=True):
+        assert np.array_equal(te1, te2)
     assert len(inner_splits(np.repeat(["a", "b"], [12, 3]), 5)) == 3  # capped by the class
     with pytest.raises(ValueError, match="at least 2 samples per class"):
         inner_splits(np.array(["a", "a", "b"]), 5)
