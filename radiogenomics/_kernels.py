@@ -672,8 +672,9 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
     method, damped the same way): the same maximum, reached in a few iterations where
     Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
     near-separated low counts). Genes that converge before it follow edgeR exactly. A
-    Newton iteration whose undamped step has a decrement ``dl' delta < 10 tol`` ends the
-    fit (the next decrement would be of order its square).
+    Newton iteration whose undamped step has a decrement ``dl' delta < 10 tol`` (``100
+    tol`` for pure Newton fits, ``newton_after = 0``) ends the fit (the next decrement would
+    be of order its square).
 
     ``eta`` receives the linear predictor (log mu); ``lyp`` holds ``log(y + 1e-8)``;
     ``etanew`` and ``lyr`` are work buffers (see :func:`_deviance_cached`)."""
@@ -757,7 +758,7 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             break
         # an undamped Newton step with a small decrement lands within ~div^2 of the
         # maximum (quadratic convergence): no further iteration is needed to reach tol
-        if newton and lev == 1 and div < 10.0 * tol:
+        if newton and lev == 1 and div < (100.0 if newton_after == 0 else 10.0) * tol:
             break
         if lev == 1:
             lam /= 10.0
