@@ -100,14 +100,14 @@ class _Recorder(ClassifierMixin, BaseEstimator):
 
 
 def test_inner_cv_predict_out_of_fold_with_own_genes():
-    counts, y = nb_noise(n=24, p=120, seed=3)
+    counts, y = nb_noise(n=24, p=60, seed=3)
     F = pd.DataFrame({"r": np.arange(24.0)}, index=counts.index)
     _Recorder.seen = []
-    out = inner_cv_predict(lambda: _Recorder(5), counts, y.to_numpy(), features=F, n_folds=4,
+    out = inner_cv_predict(lambda: _Recorder(5), counts, y.to_numpy(), features=F, n_folds=3,
                            n_repeats=2, random_state=1)
     assert out.shape == (2, 24, 2) and np.isfinite(out).all()
-    splits = inner_splits(y.to_numpy(), 4, 2, random_state=1)
-    assert len(_Recorder.seen) == len(splits) == 8
+    splits = inner_splits(y.to_numpy(), 3, 2, random_state=1)
+    assert len(_Recorder.seen) == len(splits) == 6
     for (ids, genes, fids), (tr, _te) in zip(_Recorder.seen, splits, strict=True):
         assert ids == tuple(counts.index[tr]) == fids  # fitted on the inner training rows only
         assert list(genes) == list(select_genes(counts.iloc[tr], y.iloc[tr], 5))
