@@ -235,3 +235,26 @@ def test_default_comparison_false_positive_rate_on_noise():
         assert fpr <= 0.10, (metric, fpr)  # even unadjusted, near the nominal 5%
         fpr_paired = float((pt.loc[pt["metric"] == metric, "p_value"] < 0.05).mean())
         assert fpr_paired > 0.15 and fpr_paired > 2 * fpr, (metric, fpr_paired, fpr)
+
+
+def test_key_findings_follow_the_numbers():
+    from radiogenomics.evaluation import key_findings
+
+    rng = np.random.default_rng(5)
+    a = 0.6 + rng.normal(0, 0.02, 30)
+    vals = {"A": list(a), "B": list(a + 0.3 + rng.normal(0, 0.02, 30)),
+            "C": list(a + rng.normal(0, 0.05, 30))}
+    res = _result(vals, metric="balanced_accuracy")
+    mt = res.method_table(reference="A")
+    assert list(mt["method"]) == ["A", "B", "C"] and np.isnan(mt.loc[0, "p_value"])
+    ct = res.compare(reference="A", long=True)
+    np.testing.assert_allclose(mt.set_index("method").loc[["B", "C"], "p_adjusted"],
+                               ct.set_index("level").loc[["B", "C"], "p_adjusted"])
+    (text,) = key_findings({"T": res}, reference="A")
+    best = f"{np.mean(vals['B']):.3f} ± {np.std(vals['B'], ddof=1):.3f}"
+    assert text.startswith(f"T: best balanced accuracy {best} (B)")
+    assert "B higher (Holm p" in text and "C higher" not in text and "C lower" not in text
+    # nothing differs: said so
+    same = _result({"A": list(a), "C": vals["C"]}, metric="balanced_accuracy")
+    (text2,) = key_findings({"T": same}, reference="A")
+    assert "No difference from A survives Holm correction" in text2
