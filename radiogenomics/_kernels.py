@@ -654,7 +654,8 @@ def _deviance_cached(y, mu, eta, phi, r, lyp, lyr):  # pragma: no cover
 
 @njit(cache=True)
 def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bnew, munew,
-                   ww, deriv, newton_after, eta, etanew, lyp, lyr):  # pragma: no cover
+                   ww, deriv, newton_after, eta, etanew, lyp, lyr,
+                   stop_factor=10.0):  # pragma: no cover
     r"""edgeR ``glm_levenberg::fit`` of one gene from the coefficients in ``beta``
     (updated in place, with the fitted ``mu``); returns the deviance.
 
@@ -672,9 +673,8 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
     method, damped the same way): the same maximum, reached in a few iterations where
     Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
     near-separated low counts). Genes that converge before it follow edgeR exactly. A
-    Newton iteration whose undamped step has a decrement ``dl' delta < 10 tol`` (``100
-    tol`` for pure Newton fits, ``newton_after = 0``) ends the fit (the next decrement would
-    be of order its square).
+    Newton iteration whose undamped step has a decrement ``dl' delta < stop_factor * tol``
+    ends the fit (the next decrement would be of order its square).
 
     ``eta`` receives the linear predictor (log mu); ``lyp`` holds ``log(y + 1e-8)``;
     ``etanew`` and ``lyr`` are work buffers (see :func:`_deviance_cached`)."""
@@ -758,7 +758,7 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             break
         # an undamped Newton step with a small decrement lands within ~div^2 of the
         # maximum (quadratic convergence): no further iteration is needed to reach tol
-        if newton and lev == 1 and div < (100.0 if newton_after == 0 else 10.0) * tol:
+        if newton and lev == 1 and div < stop_factor * tol:
             break
         if lev == 1:
             lam /= 10.0
@@ -864,7 +864,7 @@ def _apl_one(y, mu, lmu, phi, XT, lgy1, ww, A, work):  # pragma: no cover
 @njit(cache=True)
 def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, lmu,
               maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv, etanew, lyp,
-              lyr):  # pragma: no cover
+              lyr, grid_fit=False):  # pragma: no cover
     """edgeR ``glmFit`` of one gene whose samples are sorted by segment
     (``seg[k]:seg[k+1]``). Oneway layout: one intercept per segment (``beta`` = group log
     means). Otherwise every segment is an independent block with its own design
@@ -873,7 +873,9 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
     with Newton steps after ``_NEWTON_AFTER`` iterations; blocks use Newton steps from the
     start, see :func:`_levenberg_fit`). Fills ``mu`` and
     ``lmu`` (log mu) and returns the deviance (Levenberg; oneway: NaN); ``lyp`` =
-    log(y + 1e-8), ``etanew`` and ``lyr`` are work buffers."""
+    log(y + 1e-8), ``etanew`` and ``lyr`` are work buffers. ``grid_fit``: a fit of the
+    APL grid, where block fits stop at an undamped Newton decrement below 100 tol (the APL
+    is stationary at the maximum: its error is second order in the remaining step)."""
     if oneway:
         _oneway_fit(y, offp, eoff, phi, seg, beta, mu, lmu, maxit, tol)
         return np.nan
@@ -890,7 +892,8 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
         dev += _levenberg_fit(y[lo:hi], Xk, offp[lo:hi], phi, bk, mu[lo:hi], maxit, tol,
                               A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
                               ww[lo:hi], deriv[lo:hi], 0 if seg.size > 2 else _NEWTON_AFTER,
-                              lmu[lo:hi], etanew[lo:hi], lyp[lo:hi], lyr[lo:hi])
+                              lmu[lo:hi], etanew[lo:hi], lyp[lo:hi], lyr[lo:hi],
+                              100.0 if grid_fit and seg.size > 2 else 10.0)
     return dev
 
 
@@ -1004,7 +1007,7 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
                         prev[k] = b1
                 _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
                           lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv,
-                          etanew, lyp, lyr)
+                          etanew, lyp, lyr, True)
                 out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat,
                                       lgy1, ww, Abuf, Rbuf)
     return out
