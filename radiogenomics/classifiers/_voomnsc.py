@@ -106,6 +106,20 @@ def _mlseq_scale(shrunk: np.ndarray, se: np.ndarray) -> np.ndarray:
     return out.T
 
 
+def _class_prior(prior: Any, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The prior vector of :class:`VoomNSC` (class proportions, equal, or given)."""
+    if prior is None or (isinstance(prior, str) and prior == "proportional"):
+        return np.array([(y == c).mean() for c in classes])
+    if isinstance(prior, str) and prior == "equal":
+        return np.full(len(classes), 1.0 / len(classes))
+    if isinstance(prior, str):
+        raise ValueError(f"prior must be 'proportional', 'equal', a dict or an array; got {prior!r}")
+    p = np.asarray([prior[c] for c in classes] if isinstance(prior, dict) else prior, dtype=float)
+    if p.shape != (len(classes),) or np.any(p <= 0):
+        raise ValueError(f"prior needs one positive value per class {list(classes)}")
+    return p / p.sum()
+
+
 class _VoomModel:
     """Training normalisation reference + voom + weighted statistics.
 
@@ -234,6 +248,12 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         (what MLSeq computes when handed the selected-gene matrix; a few strongly DE genes
         then dominate the library sizes). Identical when all genes are used.
 
+    prior : "proportional", "equal", dict or array
+        Class priors :math:`\pi_k` of the discriminant: the training class proportions
+        (MLSeq, pamr; default), equal priors (for balanced accuracy on unbalanced labels:
+        with few informative genes the proportional prior predicts the majority class), or
+        given values (normalised to sum 1).
+
     Attributes
     ----------
     threshold_, centroids_ (weighted class means), centroid_overall_, sd_ (the
@@ -246,8 +266,10 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
                  normalization: str = "tmm", mlseq_compat: bool = False,
                  n_threshold: int = 30, n_folds: int = 5, n_repeats: int = 2,
                  random_state: Any = None, de_method: str = "exact",
-                 quantile: float | None = 0.25, library: str = "all") -> None:
+                 quantile: float | None = 0.25, library: str = "all",
+                 prior: Any = "proportional") -> None:
         self.threshold = threshold
+        self.prior = prior
         self.n_genes = n_genes
         self.library = library
         self.de_method = de_method
@@ -301,7 +323,7 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         else:  # voom and the centroids on the selected genes (voom on a full DGEList, subset)
             cols = full.columns.get_indexer(self.genes_)
         self._cols = cols
-        prior = np.array([(yy == c).mean() for c in classes])
+        prior = _class_prior(self.prior, classes, yy)
         self.prior_ = prior
         cache: dict = {}
         model = _VoomModel(x, yy, classes, norm, tmm_cache=cache, cols=cols)

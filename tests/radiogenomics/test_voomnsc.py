@@ -267,3 +267,23 @@ def test_undefined_pooled_sd_is_counted_without_numpy_warnings():
         st2 = weighted_statistics(x, w2, y2, np.array(["a", "b"]))
     assert np.isfinite(st2["delta"]).all()
     assert not st2["undefined"][4:].any()
+
+
+def test_prior_enters_the_discriminant_as_log_prior():
+    """prior="equal" shifts class k's discriminant by log(1/K) - log(n_k/n) and nothing else
+    (pamr's diag.disc adds log pi_k); a bad prior is refused."""
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.negative_binomial(5, 5 / (5 + np.exp(rng.normal(4, 1, 40))), (30, 40)),
+                     index=[f"s{i}" for i in range(30)], columns=[f"g{j}" for j in range(40)])
+    y = pd.Series(["a"] * 22 + ["b"] * 8, index=X.index)
+    prop = VoomNSC(threshold=0.5).fit(X, y)
+    eq = VoomNSC(threshold=0.5, prior="equal").fit(X, y)
+    np.testing.assert_allclose(prop.prior_, [22 / 30, 8 / 30])
+    np.testing.assert_allclose(eq.prior_, [0.5, 0.5])
+    shift = eq.decision_function(X) - prop.decision_function(X)
+    np.testing.assert_allclose(shift, np.tile(np.log(0.5) - np.log(prop.prior_), (30, 1)),
+                               atol=1e-12)
+    given = VoomNSC(threshold=0.5, prior={"a": 1.0, "b": 3.0}).fit(X, y)
+    np.testing.assert_allclose(given.prior_, [0.25, 0.75])
+    with pytest.raises(ValueError, match="prior"):
+        VoomNSC(threshold=0.5, prior="uniform").fit(X, y)
