@@ -43,7 +43,7 @@ __all__ = ["thin_counts", "load_humangender", "make_lgg_plasmode", "PLASMODE_EFF
 # were chosen. Everything else is fixed design.
 # ----------------------------------------------------------------------------------------
 #: mean |log effect| (natural log) of the status genes, per target — the difficulty knob
-PLASMODE_EFFECT_SCALE: dict[str, float] = {"IDH": 0.11, "codel_1p19q": 0.13, "ATRX": 0.10}
+PLASMODE_EFFECT_SCALE: dict[str, float] = {"IDH": 0.11, "codel_1p19q": 0.12, "ATRX": 0.10}
 #: fraction of all genes that are status genes of each target (disjoint sets)
 PLASMODE_DE_FRACTION: dict[str, float] = {"IDH": 0.02, "codel_1p19q": 0.015, "ATRX": 0.01}
 #: gamma shape of the effect magnitudes: |d_g| ~ scale * Gamma(shape, 1/shape) (CV 1/sqrt(shape))
