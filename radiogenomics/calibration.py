@@ -9,6 +9,10 @@ classifier, gene selection included, on its own training part):
 - ``"temperature"`` (Guo et al. 2017): :math:`p_{ic} \propto \exp(\ell_{ic} / T)` with
   :math:`T > 0` minimising the out-of-fold log loss. It keeps the ranking and the
   predicted class.
+- ``"platt"`` (Platt 1999, on the log posteriors): :math:`p_{ic} \propto
+  \exp(\ell_{ic} / T + b_c)`, :math:`b_1 = 0`; for two classes the logistic regression
+  :math:`\sigma(a\,d_i + b)` of the class on the log-odds :math:`d_i`. The bias corrects
+  a model whose equal priors do not match the class balance; keeps the ranking.
 - ``"isotonic"`` (Zadrozny & Elkan 2002): a monotone map of the log-odds (two classes), or
   of each class's log posterior one-vs-rest and renormalised (more classes).
 """
@@ -19,7 +23,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
-CALIBRATION_METHODS = (None, "temperature", "isotonic")
+CALIBRATION_METHODS = (None, "temperature", "platt", "isotonic")
 _EPS = 1e-6
 
 
@@ -52,6 +56,21 @@ class Calibrator:
             res = minimize_scalar(nll, bounds=(-3.0, 9.0), method="bounded",
                                   options={"xatol": 1e-6})
             self.temperature_ = float(np.exp(res.x))
+            self.bias_ = np.zeros(self.n_classes_)
+        elif self.method == "platt":
+            from scipy.optimize import minimize
+
+            K = self.n_classes_
+            idx = np.arange(len(lp))
+
+            def nll_b(theta: np.ndarray) -> float:
+                b = np.r_[0.0, theta[1:]]
+                return -float(log_softmax(lp / np.exp(theta[0]) + b, axis=1)[idx,
+                                                                             codes].mean())
+            res = minimize(nll_b, np.zeros(K), method="L-BFGS-B",
+                           bounds=[(-3.0, 9.0)] + [(-20.0, 20.0)] * (K - 1))
+            self.temperature_ = float(np.exp(res.x[0]))
+            self.bias_ = np.r_[0.0, res.x[1:]]
         else:
             from sklearn.isotonic import IsotonicRegression
 
@@ -70,8 +89,8 @@ class Calibrator:
     def transform(self, log_post: np.ndarray) -> np.ndarray:
         """Calibrated log probabilities, shape (n, K)."""
         lp = np.asarray(log_post, dtype=float)
-        if self.method == "temperature":
-            return log_softmax(lp / self.temperature_, axis=1)
+        if self.method in ("temperature", "platt"):
+            return log_softmax(lp / self.temperature_ + self.bias_, axis=1)
         if self.n_classes_ == 2:
             p1 = self.isotonic_[0].predict(lp[:, 1] - lp[:, 0])
             return np.log(np.column_stack([1 - p1, p1]))

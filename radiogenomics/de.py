@@ -282,7 +282,7 @@ def differential_expression(
 
 #: the last few DE tables, keyed by a digest of their input (see :func:`_cache_key`)
 _DE_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
-_DE_CACHE_SIZE = 4
+_DE_CACHE_SIZE = 16
 
 
 def _cache_key(df: pd.DataFrame, lab: pd.Series, method: str, normalization: str) -> str:

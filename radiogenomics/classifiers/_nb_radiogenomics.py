@@ -203,7 +203,7 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         standardisation (:class:`~radiogenomics.classifiers._feature_transform.FeatureTransform`):
         ``"log"`` (``log(x + c_j)``, ``c_j`` half the smallest positive training value),
         ``"rank"`` (normal scores of the training distribution) or none (the paper).
-    calibration : {None, "temperature", "isotonic"}, default None
+    calibration : {None, "temperature", "platt", "isotonic"}, default None
         Calibrate ``predict_proba`` on out-of-fold predictions of ``calibration_cv``
         inner folds of the training split, every inner fold refitting the whole model
         (gene selection included). ``decision_function``, ``predict`` and ROC AUC are
@@ -620,8 +620,10 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
             rows.append({"probabilities": name, "ece": expected_calibration_error(
                 o["label"], P, self.classes_, n_bins), "n": len(o)})
         out = pd.DataFrame(rows)
-        if self.calibration == "temperature":
+        if self.calibration in ("temperature", "platt"):
             out["temperature"] = [1.0, self.calibrator_.temperature_]
+        if self.calibration == "platt":
+            out["bias"] = [0.0, float(self.calibrator_.bias_[-1])]
         return out
 
     def plot_calibration(self, ax: Any = None, n_bins: int = 10) -> Any:

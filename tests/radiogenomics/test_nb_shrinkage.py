@@ -199,13 +199,18 @@ def test_temperature_and_isotonic_calibrators():
     lp -= np.logaddexp(lp[:, :1], lp[:, 1:])
     classes = np.array([0, 1])
     ece_raw = expected_calibration_error(y, np.exp(lp), classes)
-    for method in ("temperature", "isotonic"):
+    for method in ("temperature", "platt", "isotonic"):
         cal = Calibrator(method).fit(lp[:2000], y[:2000])
         P = np.exp(cal.transform(lp[2000:]))
         np.testing.assert_allclose(P.sum(axis=1), 1.0)
         ece = expected_calibration_error(y[2000:], P, classes)
         assert ece < 0.04 < 0.15 < ece_raw, (method, ece, ece_raw)
     assert Calibrator("temperature").fit(lp, y).temperature_ == pytest.approx(8, rel=0.1)
+    # a shifted model (wrong prior): Platt's bias recovers the shift, temperature cannot
+    shifted = lp + np.array([0.0, 16.0])
+    platt = Calibrator("platt").fit(shifted, y)
+    assert platt.temperature_ == pytest.approx(8, rel=0.1)
+    assert platt.bias_[1] == pytest.approx(-2.0, abs=0.3)
 
 
 def test_reliability_table_bins():
@@ -245,3 +250,40 @@ def test_classifier_calibration_is_nested_and_keeps_the_ranking(monkeypatch):
         plain.calibration_summary()
     ax = cal.plot_calibration()
     assert "ECE" in ax.get_legend_handles_labels()[1][1]
+
+
+# ---------------------------------------------------------------------- acceptance: gene sweep
+def test_gene_sweep_holds_and_matches_the_baselines():
+    """On two LGG-shaped cohorts (minority 11 of 64, dispersions up to 4, the real heavy-tailed
+    ratios, signal in 150 genes), over the same 8 stratified 80/20 splits of each, averaged
+    over the two cohorts (a 13-patient test set has 2 minority patients, so one cohort's 8
+    splits are too noisy for a 0.03 margin):
+
+    - the default model with 150 genes is not worse than with 10 by more than 0.03, where
+      the paper's model collapses;
+    - with 10 genes it is within 0.03 of the best of NBLDA and VoomNSC.
+    """
+    from radiogenomics._simulate_shaped import simulate_lgg_shaped_cohort
+    from radiogenomics.classifiers import NBLDA, VoomNSC
+    from radiogenomics.evaluation import RepeatedSplitBenchmark
+
+    def run(d, methods, genes):
+        res = RepeatedSplitBenchmark(methods, n_repeats=8, n_genes=genes, random_state=1,
+                                     progress=False).run(d.counts, d.y, features=d.features)
+        s = res.scores[res.scores["metric"] == "balanced_accuracy"]
+        return s.groupby(["method", "n_genes"])["value"].mean()
+
+    nb, base = [], []
+    for seed, n_genes in ((0, 2000), (3, 1500)):
+        d = simulate_lgg_shaped_cohort(seed=seed, n_genes=n_genes)
+        nb.append(run(d, {"default": NBRadiogenomicsClassifier(impute="median"),
+                          "paper": NBRadiogenomicsClassifier(impute="median", shrinkage=None)},
+                      [10, 150]))
+        base.append(run(d, {"NBLDA": NBLDA(n_repeats=1), "VoomNSC": VoomNSC(n_repeats=1)},
+                        [10]))
+    nb = sum(nb) / 2
+    base = sum(base) / 2
+    print(nb.round(3).to_dict(), base.round(3).to_dict())
+    assert nb["default", 150] >= nb["default", 10] - 0.03
+    assert nb["paper", 150] < nb["paper", 10] - 0.10  # the collapse the shrinkage prevents
+    assert nb["default", 10] >= max(base["NBLDA", 10], base["VoomNSC", 10]) - 0.03
