@@ -64,7 +64,11 @@ def find_cases(masks_dir: str | os.PathLike[str]) -> dict[str, Path]:
 
 def find_image(images_dir: str | os.PathLike[str], case: str, channel: int | None = None) -> Path:
     """The image of ``case``: ``<case>_<channel:04d>.nii[.gz]`` when ``channel`` is given,
-    else ``<case>.nii[.gz]`` or, failing that, ``<case>_0000.nii[.gz]`` (nnU-Net naming)."""
+    else ``<case>.nii[.gz]`` or, failing that, ``<case>_0000.nii[.gz]`` (nnU-Net naming).
+
+    A DICOM series folder of the same name (``<case>/`` or ``<case>_0000/``) is read with
+    :func:`imaging.io.read_image` and handed on as a temporary NIfTI file (canonical RAS+),
+    removed when the process ends."""
     d = Path(images_dir)
     stems = [f"{case}_{channel:04d}"] if channel is not None else [case, f"{case}_0000"]
     for stem in stems:
@@ -72,7 +76,31 @@ def find_image(images_dir: str | os.PathLike[str], case: str, channel: int | Non
             p = d / f"{stem}{ext}"
             if p.is_file():
                 return p
-    raise FileNotFoundError(f"no image for case {case!r} in {d} (looked for {', '.join(s + '.nii[.gz]' for s in stems)})")
+        if (d / stem).is_dir():
+            return _dicom_as_nifti(d / stem)
+    raise FileNotFoundError(f"no image for case {case!r} in {d} (looked for "
+                            f"{', '.join(s + '.nii[.gz]' for s in stems)} and DICOM folders "
+                            f"{', '.join(s + '/' for s in stems)})")
+
+
+_DICOM_TMP: dict[Path, Path] = {}
+
+
+def _dicom_as_nifti(folder: Path) -> Path:
+    """A DICOM series folder converted once per process to a temporary NIfTI file."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from imaging.io import read_image, save_nifti
+
+    folder = folder.resolve()
+    if folder not in _DICOM_TMP:
+        data, affine, _ = read_image(folder)
+        tmp = Path(tempfile.mkdtemp(prefix="imaging-dicom-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        _DICOM_TMP[folder] = save_nifti(data, affine, tmp / f"{folder.name}.nii.gz")
+    return _DICOM_TMP[folder]
 
 
 def read_pairs(path: str | os.PathLike[str]) -> pd.DataFrame:

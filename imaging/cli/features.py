@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--masks", required=True, help="directory of <case>.nii[.gz] label maps")
-    p.add_argument("--images", help="directory of images (<case>.nii.gz or <case>_0000.nii.gz); for radiomics")
+    p.add_argument("--images", help="directory of images (<case>.nii.gz, <case>_0000.nii.gz, or a DICOM series folder <case>/ or <case>_0000/); for radiomics")
     p.add_argument(
         "--schema", default=None,
         help="label schema: brats2021 (ET=4), brats2023 (ET=3), brats (either, not both), paediatric, "

@@ -198,3 +198,34 @@ def test_segment_and_train_accept_dicom_channel_folders(tmp_path):
     assert [p.name for p in pairs["case_000"][0]] == [f"case_000_{c:04d}" for c in range(4)]
     cases, spacings = load_training_cases(pairs)
     assert cases[0][0].shape == (4, 24, 24, 24) and spacings == [(1.0, 1.0, 1.0)]
+
+
+def test_features_accept_dicom_image_folders(tmp_path):
+    """`imaging features --images` with a DICOM series folder per case gives the radiomics
+    of the same image written as NIfTI."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    shape = (12, 12, 8)
+    vol = rng.integers(50, 400, shape).astype(np.int16)
+    write_series(tmp_path / "dicom" / "case1", vol, ORIENTATIONS["axial"], (0.0, 0.0, 0.0),
+                 (1.0, 1.0), 2.0)
+    data, affine, _ = read_image(tmp_path / "dicom" / "case1")
+    (tmp_path / "nifti").mkdir()
+    save_nifti(data, affine, tmp_path / "nifti" / "case1.nii.gz")
+    mask = np.zeros(data.shape, np.uint8)
+    mask[3:9, 3:9, 2:6] = 2  # edema only (BraTS 2021 labels below)
+    mask[5:7, 5:7, 3:5] = 4
+    (tmp_path / "masks").mkdir()
+    save_nifti(mask, affine, tmp_path / "masks" / "case1.nii.gz", dtype=np.uint8)
+    tables = {}
+    for kind in ("dicom", "nifti"):
+        out = tmp_path / f"{kind}.csv"
+        rc = main(["features", "--masks", str(tmp_path / "masks"), "--images",
+                   str(tmp_path / kind), "--schema", "brats2021", "--radiomics",
+                   "--out", str(out), "--no-progress"])
+        assert rc == 0
+        tables[kind] = pd.read_csv(out, index_col=0)
+    rad = [c for c in tables["nifti"].columns if "firstorder" in c]
+    assert rad
+    pd.testing.assert_frame_equal(tables["dicom"][rad], tables["nifti"][rad])
