@@ -103,7 +103,7 @@ class RepeatedSplitBenchmark:
     >>> y = pd.Series(["a"] * 20 + ["b"] * 20)
     >>> bench = RepeatedSplitBenchmark({"dummy": DummyClassifier()}, n_repeats=3, progress=False)
     >>> res = bench.run(X, y)
-    >>> res.scores.shape[0] == 3 * 8
+    >>> res.scores.shape[0] == 3 * 9
     True
     """
 
@@ -413,6 +413,7 @@ def _fit_score(sp: Split, name: str, template: Any, k: int | None, data, positiv
         y_pred = np.asarray(est.predict(Xte, **pred_kw))
         score = positive_scores(est, Xte, positive, **pred_kw)
         metrics = classification_metrics(y[sp.test], y_pred, positive, score)
+        metrics["ece"] = _test_ece(est, Xte, y[sp.test], pred_kw)
     except Exception as exc:
         if error_score == "raise":
             raise RuntimeError(
@@ -428,3 +429,13 @@ def _fit_score(sp: Split, name: str, template: Any, k: int | None, data, positiv
     return {"rows": rows, "timing": (sp.stratum, sp.repeat, name, kk, t1 - t0, t2 - t1)}
 
 
+def _test_ece(est: Any, Xte: Any, y_test: np.ndarray, pred_kw: dict[str, Any]) -> float:
+    """Expected calibration error of ``predict_proba`` on the test rows (NaN without it)."""
+    from radiogenomics.calibration import expected_calibration_error
+
+    if not hasattr(est, "predict_proba"):
+        return float("nan")
+    proba = np.asarray(est.predict_proba(Xte, **pred_kw), dtype=float)
+    if proba.ndim != 2 or not np.isfinite(proba).all():
+        return float("nan")
+    return expected_calibration_error(y_test, proba, est.classes_)

@@ -33,6 +33,7 @@ METRICS: tuple[str, ...] = (
     "ppv",
     "npv",
     "roc_auc",
+    "ece",
 )
 
 #: display names used in tables and figures
@@ -45,6 +46,7 @@ METRIC_LABELS: dict[str, str] = {
     "ppv": "PPV",
     "npv": "NPV",
     "roc_auc": "ROC AUC",
+    "ece": "ECE (lower is better)",
 }
 
 

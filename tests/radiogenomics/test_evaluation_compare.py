@@ -120,7 +120,7 @@ def test_plot_returns_axes(bench_result):
 
     ax = bench_result.plot(n_genes=3)
     assert ax.get_xticklabels()[0].get_text() == "Accuracy"
-    assert len(ax.patches) == 2 * 8
+    assert len(ax.patches) == 2 * 9  # 8 scores and the ECE
     ax2 = bench_result.plot(metric="balanced_accuracy")
     assert ax2.get_xlabel() == "number of genes"
     fig, ax3 = plt.subplots()

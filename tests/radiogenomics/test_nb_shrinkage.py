@@ -287,3 +287,25 @@ def test_gene_sweep_holds_and_matches_the_baselines():
     assert nb["default", 150] >= nb["default", 10] - 0.03
     assert nb["paper", 150] < nb["paper", 10] - 0.10  # the collapse the shrinkage prevents
     assert nb["default", 10] >= max(base["NBLDA", 10], base["VoomNSC", 10]) - 0.03
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # DummyClassifier log(0)
+def test_benchmark_reports_the_test_split_ece():
+    """Every split's ECE is that of the method's predict_proba on the split's test rows."""
+    from sklearn.dummy import DummyClassifier
+
+    from radiogenomics.evaluation import RepeatedSplitBenchmark
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.poisson(5, (40, 6)), index=[f"s{i}" for i in range(40)])
+    y = pd.Series(["a"] * 30 + ["b"] * 10, index=X.index)
+    res = RepeatedSplitBenchmark({"prior": DummyClassifier(strategy="prior")}, n_repeats=3,
+                                 n_genes=None, progress=False).run(X, y)
+    ece = res.scores[res.scores["metric"] == "ece"]["value"].to_numpy()
+    # always predicts "a" with probability 0.75 on a test set of 6 "a" and 2 "b": |6/8 - 0.75|
+    np.testing.assert_allclose(ece, 0.0, atol=1e-12)
+    assert len(ece) == 3
+    res2 = RepeatedSplitBenchmark({"uniform": DummyClassifier(strategy="constant", constant="b")},
+                                  n_repeats=2, n_genes=None, progress=False).run(X, y)
+    ece2 = res2.scores[res2.scores["metric"] == "ece"]["value"].to_numpy()
+    np.testing.assert_allclose(ece2, 0.75)  # confidence 1 on "b", right on 2 of 8
