@@ -35,8 +35,8 @@ class Calibrator:
     >>> rng = np.random.default_rng(0)
     >>> true = rng.normal(size=2000); y = (rng.random(2000) < 1 / (1 + np.exp(-true))).astype(int)
     >>> lp = log_softmax(np.column_stack([np.zeros(2000), 5 * true]), axis=1)
-    >>> round(Calibrator("temperature").fit(lp, y).temperature_, 1)   # 5x overconfident
-    5.0
+    >>> bool(4.5 < Calibrator("temperature").fit(lp, y).temperature_ < 5.5)  # 5x overconfident
+    True
     """
 
     def __init__(self, method: str) -> None:
