@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -267,6 +270,8 @@ def differential_expression(
     assert lab is not None
     if dispersion is not None:  # user-given dispersions: no cache
         return _differential_expression(df, lab, method, dispersion, normalization)
+    if getattr(_CACHE_STATE, "off", 0):  # inside uncached(): compute, keep nothing
+        return _differential_expression(df, lab, method, None, normalization)
     key = _cache_key(df, lab, method, normalization)
     hit = _DE_CACHE.get(key)
     if hit is None:
@@ -280,9 +285,23 @@ def differential_expression(
     return hit.copy()
 
 
-#: the last few DE tables, keyed by a digest of their input (see :func:`_cache_key`)
+#: the last DE tables, keyed by a digest of their input (see :func:`_cache_key`): the
+#: outer training splits of a benchmark target (its main run, then the gene sweep of the
+#: NB model on the same splits); inner tuning folds keep gene lists of their own
+#: (:mod:`radiogenomics.classifiers._inner_cv`) and compute under :func:`uncached`
 _DE_CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
-_DE_CACHE_SIZE = 16
+_DE_CACHE_SIZE = 128
+_CACHE_STATE = threading.local()
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """Within this block :func:`differential_expression` neither reads nor fills the cache."""
+    _CACHE_STATE.off = getattr(_CACHE_STATE, "off", 0) + 1
+    try:
+        yield
+    finally:
+        _CACHE_STATE.off -= 1
 
 
 def _cache_key(df: pd.DataFrame, lab: pd.Series, method: str, normalization: str) -> str:

@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 from .._normalization import select_genes
+from ..de import uncached
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +129,10 @@ def inner_folds(counts: pd.DataFrame, y: Any, splits: Sequence[tuple[np.ndarray,
             key = _digest(counts, y, tr, settings)
             genes = _SELECTIONS.get(key)
             if genes is None:
-                genes = select_genes(counts.iloc[tr], pd.Series(y[tr], index=counts.index[tr]),
-                                     n_genes, de_method=de_method, quantile=quantile)
+                with uncached():  # inner tables would evict the outer splits' tables
+                    genes = select_genes(counts.iloc[tr],
+                                         pd.Series(y[tr], index=counts.index[tr]),
+                                         n_genes, de_method=de_method, quantile=quantile)
                 _SELECTIONS[key] = genes
                 while len(_SELECTIONS) > _SELECTIONS_SIZE:
                     _SELECTIONS.pop(next(iter(_SELECTIONS)))

@@ -574,6 +574,8 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.base import clone
         from sklearn.model_selection import StratifiedKFold
 
+        from ..de import uncached
+
         n_min = int(np.bincount(codes).min())
         folds = min(int(self.calibration_cv), n_min)
         if folds < 2:
@@ -589,8 +591,9 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         oof = np.empty((len(lab), len(self.classes_)))
         skf = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         for tr, va in skf.split(np.zeros(len(lab)), codes):  # loop over inner folds
-            m = clone(inner).fit(counts.iloc[tr], lab.iloc[tr],
-                                 features=None if F is None else F.iloc[tr])
+            with uncached():  # inner DE tables would evict the outer splits' tables
+                m = clone(inner).fit(counts.iloc[tr], lab.iloc[tr],
+                                     features=None if F is None else F.iloc[tr])
             if not np.array_equal(m.classes_, self.classes_):
                 raise ValueError("an inner calibration fold lacks a class")
             oof[va] = m.predict_log_proba(counts.iloc[va],

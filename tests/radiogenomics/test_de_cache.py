@@ -76,3 +76,18 @@ def test_label_type_and_level_order_are_part_of_the_key(data, uncached):
     g = t_int.index[0]
     assert np.sign(t_int.loc[g, "logFC"]) == -np.sign(t_str.loc[g, "logFC"]) != 0
     pd.testing.assert_frame_equal(t_str, real(counts, y_str, "exact", None, "tmm"))
+
+
+def test_inner_fold_selections_leave_the_cache_alone(data):
+    """Inner tuning folds select under ``uncached()``: the outer split's table stays."""
+    from radiogenomics.classifiers._inner_cv import inner_folds, inner_splits
+
+    counts, y = data
+    de.differential_expression(counts, y)
+    before = list(de._DE_CACHE)
+    folds = inner_folds(counts, y, inner_splits(y.to_numpy(), 3, random_state=0), n_genes=5)
+    assert len(folds) == 3 and all(len(f.genes) == 5 for f in folds)
+    assert list(de._DE_CACHE) == before
+    with de.uncached():
+        t = de.differential_expression(counts.iloc[:10], y.iloc[:10])
+    assert len(t) and list(de._DE_CACHE) == before
