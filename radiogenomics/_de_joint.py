@@ -87,9 +87,9 @@ def joint_lrt(
     keep = Y.sum(axis=0) > 0
     genes = counts.columns[keep]
     Y = Y[:, keep]
+    # dependent columns (a small class, ratios summing to one) are dropped
+    design = full_rank_design(model_design(codes, K, Z, "class"))
     if dispersion is None:
-        # dependent columns (a small class, ratios summing to one) are dropped
-        design = full_rank_design(model_design(codes, K, Z, "class"))
         res = estimate_dispersion(counts.loc[:, genes], design=design, method="glm")
         phi = res.tagwise.to_numpy(dtype=float)
     else:
@@ -111,8 +111,7 @@ def joint_lrt(
         mu1[rows] = np.exp(np.clip(log_s[rows, None] + Xd[rows] @ cf.coef[k].T, -30, 40))
     lr = np.maximum(nb_deviance(Y, mu0, phi) - nb_deviance(Y, mu1, phi), 0.0)
     # degrees of freedom: the ranks of the two designs (dependent features count once)
-    df = (full_rank_design(model_design(codes, K, Z, "class")).shape[1]
-          - full_rank_design(Xd).shape[1])
+    df = design.shape[1] - full_rank_design(Xd).shape[1]
     pval = stats.chi2.sf(lr, df)
     tab = pd.DataFrame({"LR": lr, "df": df, "pvalue": pval, "padj": bh_adjust(pval),
                         "dispersion": phi}, index=genes)

@@ -38,6 +38,7 @@ def simulate_lgg_shaped_cohort(seed: int = 0, n_genes: int = 2000, n_informative
     ratios), ``y`` (``"major"`` / ``"minor"``), ``truth`` (``informative_genes``) and
     ``description``; the same ``seed`` gives the same cohort.
     """
+    from ._simulate import _draw_nb
     from .datasets import data_dir, load_lgg_radiogenomics
 
     rng = np.random.default_rng(seed)
@@ -79,8 +80,7 @@ def simulate_lgg_shaped_cohort(seed: int = 0, n_genes: int = 2000, n_informative
     Xd = np.column_stack([np.ones(n), Zs])
     eta = np.einsum("ip,igp->ig", Xd, coef[codes]) + logs[:, None]
     mu = np.exp(np.clip(eta, -30, 12))
-    lam = rng.gamma(1 / phi, mu * phi)
-    counts = rng.poisson(lam)
+    counts = _draw_nb(rng, mu, phi)
     genes = [f"g{g:05d}" for g in range(n_genes)]
     return SimpleNamespace(
         counts=pd.DataFrame(counts, index=F.index, columns=genes), features=F,

@@ -572,9 +572,9 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         gene selection included, on its own training part: nested, no leakage.
         """
         from sklearn.base import clone
-        from sklearn.model_selection import StratifiedKFold
 
         from ..de import uncached
+        from ._inner_cv import inner_cv_predict
 
         n_min = int(np.bincount(codes).min())
         folds = min(int(self.calibration_cv), n_min)
@@ -588,16 +588,12 @@ class NBRadiogenomicsClassifier(ClassifierMixin, BaseEstimator):
         if features is not None and self.feature_columns is None:
             F = as_feature_frame(features).loc[lab.index]
         inner = clone(self).set_params(calibration=None)
-        oof = np.empty((len(lab), len(self.classes_)))
-        skf = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        for tr, va in skf.split(np.zeros(len(lab)), codes):  # loop over inner folds
-            with uncached():  # inner DE tables would evict the outer splits' tables
-                m = clone(inner).fit(counts.iloc[tr], lab.iloc[tr],
-                                     features=None if F is None else F.iloc[tr])
-            if not np.array_equal(m.classes_, self.classes_):
-                raise ValueError("an inner calibration fold lacks a class")
-            oof[va] = m.predict_log_proba(counts.iloc[va],
-                                          features=None if F is None else F.iloc[va])
+        with uncached():  # inner DE tables would evict the outer splits' tables
+            oof = inner_cv_predict(lambda: clone(inner), counts, lab.to_numpy(), features=F,
+                                   n_folds=folds, random_state=self.random_state,
+                                   method="predict_log_proba")[0]
+        if oof.shape[1] != len(self.classes_):
+            raise ValueError("an inner calibration fold lacks a class")
         self.calibrator_ = Calibrator(self.calibration).fit(oof, codes)
         cal = self.calibrator_.transform(oof)
         self.calibration_oof_ = pd.DataFrame(
