@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from radiogenomics.results import Result
+
 __all__ = ["ROCResult", "roc_curve", "delong_placements", "roc"]
 
 
@@ -60,9 +62,13 @@ def roc_curve(y: np.ndarray, score: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"threshold": thr, "sensitivity": sens, "specificity": spec})
 
 
-@dataclass
-class ROCResult:
-    """ROC analysis of a binary outcome: ``auc``, ``ci`` (DeLong), ``variance``, ``curve``."""
+@dataclass(repr=False)
+class ROCResult(Result):
+    """ROC analysis of a binary outcome: ``auc``, ``ci`` (DeLong), ``variance``, ``curve``.
+
+    ``summary()`` is one row (AUC, CI, SE, n); ``to_frame()`` the curve (threshold,
+    sensitivity, specificity); ``save`` writes the summary.
+    """
 
     auc: float
     ci: tuple[float, float]
@@ -72,7 +78,11 @@ class ROCResult:
     curve: pd.DataFrame
     conf_level: float = 0.95
 
+    def _header(self) -> dict:
+        return {"auc": self.auc, "ci": self.ci, "n_cases": self.n_cases, "n_controls": self.n_controls}
+
     def summary(self) -> pd.DataFrame:
+        """One row: auc, ci_lower, ci_upper, se (DeLong), n_cases, n_controls, method."""
         return pd.DataFrame(
             {
                 "auc": [self.auc],
@@ -86,13 +96,8 @@ class ROCResult:
         )
 
     def to_frame(self) -> pd.DataFrame:
+        """The ROC curve (a copy): threshold, sensitivity, specificity."""
         return self.curve.copy()
-
-    def save(self, path) -> None:
-        from radiogenomics._io import atomic_path
-
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp, index=False)
 
     def plot(self, ax=None):
         """Sensitivity against 1 - specificity, AUC and DeLong CI in the legend."""

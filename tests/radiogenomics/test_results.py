@@ -1,0 +1,123 @@
+"""The result contract (radiogenomics.results.Result) and every result class that follows it.
+
+Adding a result class to the contract test is one line in ``CASES``: a name and a function
+that builds a small instance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from radiogenomics.results import SAVE_SUFFIXES, Result  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Toy(Result):
+    def __init__(self, n: int = 3) -> None:
+        self.n = n
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"x": np.arange(self.n, dtype=float), "y": list("abc")[: self.n]},
+                            index=pd.Index(["r0", "r1", "r2"][: self.n], name="row"))
+
+    def _header(self):
+        return {"n": self.n, "p_value": 1.5e-7}
+
+    def plot(self, ax=None):
+        ax = self._axes(ax)
+        ax.plot(self.summary()["x"])
+        return ax
+
+
+def test_imaging_copy_is_identical():
+    """imaging/_result.py is radiogenomics/results.py with another module docstring."""
+    def code(p):
+        s = (ROOT / p).read_text()
+        return s[s.index('"""', 3) + 3:]
+
+    assert code("imaging/_result.py") == code("radiogenomics/results.py")
+
+
+def test_base_text_html_repr(capsys):
+    t = _Toy()
+    assert repr(t) == "_Toy(n=3, p_value=1.5e-07)"
+    t.print_summary()
+    out = capsys.readouterr().out
+    assert out.startswith("<_Toy>") and "p_value = 1.5e-07" in out and "r2" in out
+    h = t._repr_html_()
+    assert h.count("<table") == 2 and "r1" in h
+    assert t.to_frame().equals(t.summary())
+
+
+def test_base_save_by_suffix(tmp_path):
+    t = _Toy()
+    s = t.summary()
+    for suf in SAVE_SUFFIXES:
+        p = t.save(tmp_path / f"t{suf}")
+        assert isinstance(p, Path) and p.is_file()
+        assert not [q for q in tmp_path.iterdir() if q.name.startswith(".")]  # no temporary left
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv", index_col=0), s)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.tsv", sep="\t", index_col=0), s)
+    pd.testing.assert_frame_equal(pd.read_json(tmp_path / "t.json", orient="table"), s)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), s)
+    assert "<table" in (tmp_path / "t.html").read_text()
+    with pytest.raises(ValueError, match=r"'\.xlsx'"):
+        t.save(tmp_path / "t.xlsx")
+    with pytest.raises(ValueError, match="needs a file name"):
+        t.save(tmp_path / "folder")
+
+
+def test_base_requires_summary_and_plot():
+    with pytest.raises(NotImplementedError, match="summary"):
+        Result().summary()
+    with pytest.raises(NotImplementedError, match="plot"):
+        Result().plot()
+
+
+# --------------------------------------------------------------------------- every result class
+def _roc():
+    from radiogenomics.roc import roc
+
+    return roc([0, 0, 1, 1, 0, 1, 1, 0], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.7, 0.5])
+
+
+#: name -> function building a small instance. Adding a result class is one line here.
+CASES = {
+    "ROCResult": _roc,
+}
+
+
+@pytest.fixture(params=sorted(CASES), ids=sorted(CASES))
+def result(request):
+    return CASES[request.param]()
+
+
+def test_contract(result, tmp_path):
+    assert isinstance(result, Result), f"{type(result).__name__} does not derive from the result base"
+    s = result.summary()
+    assert isinstance(s, pd.DataFrame) and len(s)
+    assert isinstance(result.to_frame(), pd.DataFrame) and len(result.to_frame())
+    assert "<table" in result._repr_html_()
+    r = repr(result)
+    assert r.startswith(type(result).__name__ + "(") and "\n" not in r and len(r) < 400
+    for suffix in (".csv", ".json", ".html"):
+        p = result.save(tmp_path / f"out{suffix}")
+        assert isinstance(p, Path) and p.is_file() and p.stat().st_size > 0
+    table = result._saved_table()
+    back = pd.read_json(tmp_path / "out.json", orient="table")
+    assert back.shape == table.shape and list(back.columns) == [str(c) for c in table.columns]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tight_layout on small figures
+        drawn = result.plot(ax=None)
+    assert isinstance(drawn, (matplotlib.axes.Axes, matplotlib.figure.Figure))
+    plt.close("all")
