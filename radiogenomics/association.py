@@ -16,15 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from radiogenomics._io import atomic_path
 from radiogenomics._validation import _show, as_feature_frame
+from radiogenomics.results import Result
+from radiogenomics.survival import _levels
 
 logger = logging.getLogger(__name__)
 
@@ -185,23 +185,12 @@ def fisher_conditional_or(table: Any, conf_level: float = 0.95) -> tuple[float, 
 
 
 # ----------------------------------------------------------------------------- tables
-def _levels(values: pd.Series, reference: Any = None) -> list[Any]:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna().unique())
-        levels = [c for c in values.cat.categories if c in present]
-    else:
-        levels = sorted(pd.unique(values.dropna()), key=lambda v: (str(type(v)), v))
-    if reference is not None:
-        if reference not in levels:
-            raise ValueError(f"reference level {reference!r} of {values.name!r} not among its "
-                             f"levels {_show(levels)}")
-        levels = [reference] + [lv for lv in levels if lv != reference]
-    return levels
-
-
-@dataclass
-class ContingencyResult:
+@dataclass(repr=False)
+class ContingencyResult(Result):
     """Cross-tabulation of two categorical variables with chi-square and Fisher tests.
+
+    ``summary()`` (one row) is also ``to_frame()`` and what ``save`` writes; ``table`` holds
+    the counts.
 
     Attributes
     ----------
@@ -249,14 +238,9 @@ class ContingencyResult:
             "min_expected": float(self.expected.to_numpy().min()),
         }])
 
-    to_frame = summary
-
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`summary` as CSV, atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp, index=False)
-        return path
+    def _header(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "n": self.n, "chi2": self.chi2, "df": self.df,
+                "p_value": self.p_value, "fisher_p_value": self.fisher_p_value}
 
     def plot(self, ax: Any = None) -> Any:
         """Stacked bars: proportion of each ``b`` level within each ``a`` level."""

@@ -22,15 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from radiogenomics._io import atomic_path
 from radiogenomics._validation import _show
+from radiogenomics.results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +197,12 @@ def _median_ci(tab: pd.DataFrame, p: float = 0.5, firstx: float = 0.0) -> tuple[
     return med, lo, hi
 
 
-@dataclass
-class SurvivalComparison:
+@dataclass(repr=False)
+class SurvivalComparison(Result):
     """Kaplan–Meier curves per group with the log-rank test (see :func:`compare_survival`).
+
+    ``summary()`` (one row per group) is also ``to_frame()`` and what ``save`` writes;
+    :meth:`km_tables` holds the curves.
 
     Attributes
     ----------
@@ -230,6 +232,10 @@ class SurvivalComparison:
     conf_level: float = 0.95
     data: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
 
+    def _header(self) -> dict[str, Any]:
+        return {"group": self.group, "n": self.n, "events": self.events,
+                "chisq": self.test_statistic, "df": self.df, "p_value": self.p_value}
+
     def summary(self) -> pd.DataFrame:
         """One row per group: n, events, expected, median (CI), log-rank chi2, df, p."""
         out = self.medians.join(self.expected[["expected"]])
@@ -240,20 +246,11 @@ class SurvivalComparison:
         out.index.name = self.group
         return out
 
-    to_frame = summary
-
     def km_tables(self) -> pd.DataFrame:
         """The Kaplan–Meier tables of all groups stacked (column ``group`` first)."""
         parts = [km_table(k, self.conf_level).assign(group=g) for g, k in self.kmf.items()]
         out = pd.concat(parts, ignore_index=True)
         return out[["group", *[c for c in out.columns if c != "group"]]]
-
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`summary` as CSV, atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp)
-        return path
 
     def plot(self, ax: Any = None, *, at_risk: bool = True, ci: bool = False,
              xlabel: str | None = None, title: str | None = None) -> Any:
@@ -371,9 +368,12 @@ def compare_survival(
 
 
 # ----------------------------------------------------------------------------- Cox
-@dataclass
-class CoxResult:
+@dataclass(repr=False)
+class CoxResult(Result):
     """A (stratified) Cox proportional-hazards fit (see :func:`stratified_cox`).
+
+    ``summary()`` (R's coefficient table) is also ``to_frame()`` and what ``save`` writes;
+    :meth:`tests` holds the model-level tests.
 
     Attributes
     ----------
@@ -417,7 +417,10 @@ class CoxResult:
         out.index.name = "term"
         return out
 
-    to_frame = summary
+    def _header(self) -> dict[str, Any]:
+        return {"n": self.n, "events": self.events, "strata": ",".join(self.strata) or "none",
+                "lr_statistic": self.lr_statistic, "lr_df": self.lr_df,
+                "lr_p_value": self.lr_p_value, "concordance": self.concordance}
 
     def tests(self) -> pd.DataFrame:
         """One row: n, events, log-likelihoods, LRT statistic/df/p, concordance."""
@@ -427,13 +430,6 @@ class CoxResult:
             "lr_p_value": self.lr_p_value, "concordance": self.concordance,
             "strata": ",".join(self.strata),
         }])
-
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`summary` as CSV, atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp)
-        return path
 
     def plot(self, ax: Any = None) -> Any:
         """Forest plot: hazard ratio with 95% CI per term on a log axis. Returns the axes."""

@@ -91,9 +91,39 @@ def _roc():
     return roc([0, 0, 1, 1, 0, 1, 1, 0], [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.7, 0.5])
 
 
+def _surv_frame():
+    rng = np.random.default_rng(0)
+    g = np.repeat(["a", "b"], 20)
+    t = rng.exponential(np.where(g == "a", 10.0, 5.0))
+    return pd.DataFrame({"t": t, "e": (rng.random(40) < 0.8).astype(int), "g": g,
+                         "x": rng.normal(size=40)})
+
+
+def _survival():
+    from radiogenomics.survival import compare_survival
+
+    return compare_survival(_surv_frame(), "t", "e", "g")
+
+
+def _cox():
+    from radiogenomics.survival import stratified_cox
+
+    return stratified_cox(_surv_frame(), "t", "e", ["g", "x"])
+
+
+def _contingency():
+    from radiogenomics.association import association_table
+
+    df = pd.DataFrame({"a": list("xxxxyyyyxy"), "b": list("ppqqppqqqp")})
+    return association_table(df, "a", "b", warn_small_expected=False)
+
+
 #: name -> function building a small instance. Adding a result class is one line here.
 CASES = {
     "ROCResult": _roc,
+    "SurvivalComparison": _survival,
+    "CoxResult": _cox,
+    "ContingencyResult": _contingency,
 }
 
 
