@@ -118,12 +118,32 @@ def _contingency():
     return association_table(df, "a", "b", warn_small_expected=False)
 
 
+def _nomogram():
+    from radiogenomics.nomogram import Nomogram
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=60), "g": rng.choice(["a", "b"], 60)})
+    df["y"] = (rng.random(60) < 1 / (1 + np.exp(-1.5 * df["x"]))).astype(int)
+    return Nomogram("y", ["x", "g"], selection=None).fit(df)
+
+
+def _calibration():
+    return _nomogram().calibration(n_bootstrap=5, random_state=0)
+
+
+def _validation():
+    return _nomogram().validate(n_bootstrap=5, random_state=0)
+
+
 #: name -> function building a small instance. Adding a result class is one line here.
 CASES = {
     "ROCResult": _roc,
     "SurvivalComparison": _survival,
     "CoxResult": _cox,
     "ContingencyResult": _contingency,
+    "Nomogram": _nomogram,
+    "CalibrationResult": _calibration,
+    "ValidationResult": _validation,
 }
 
 
@@ -150,4 +170,17 @@ def test_contract(result, tmp_path):
         warnings.simplefilter("ignore", UserWarning)  # tight_layout on small figures
         drawn = result.plot(ax=None)
     assert isinstance(drawn, (matplotlib.axes.Axes, matplotlib.figure.Figure))
+    plt.close("all")
+
+
+def test_nomogram_plot_fig_deprecated():
+    nom = _nomogram()
+    fig = plt.figure()
+    with pytest.warns(FutureWarning, match="fig="):
+        assert nom.plot(fig=fig) is fig
+    with pytest.warns(FutureWarning, match="fig="):
+        assert nom.plot(fig) is fig  # the old positional form
+    _, ax = plt.subplots()
+    assert nom.plot(ax) is ax and ax.get_title(loc="left").startswith("Nomogram for")
+    assert isinstance(nom.plot(), matplotlib.figure.Figure)
     plt.close("all")
