@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from radiogenomics._io import atomic_path
+from radiogenomics.results import SAVE_SUFFIXES, Result
 
 from ._compare import (
     TESTS,
@@ -49,8 +50,12 @@ def _fmt(mean: float, sd: float, digits: int = 3) -> str:
 
 
 @dataclass
-class BenchmarkResult:
+class BenchmarkResult(Result):
     """Scores of every method on every split, with summaries, tests, plots and saving.
+
+    ``summary()`` is mean ± SD per stratum, gene number, method and metric; ``to_frame()``
+    the long ``scores`` table (one row per split x method x gene number x metric), which
+    is what ``save("x.csv")`` writes; ``save(folder)`` writes the full set of files.
 
     Attributes
     ----------
@@ -93,6 +98,14 @@ class BenchmarkResult:
     def to_frame(self) -> pd.DataFrame:
         """A copy of the long ``scores`` table."""
         return self.scores.copy()
+
+    def _saved_table(self) -> pd.DataFrame:
+        return self.scores
+
+    def _header(self) -> dict[str, Any]:
+        return {"methods": len(self.methods), "splits": int(self.scores["repeat"].nunique()),
+                "strata": ", ".join(map(str, sorted(self.split_sizes))) or "-",
+                "positive": self.positive}
 
     def summary(self, formatted: bool = False, digits: int = 3) -> pd.DataFrame:
         """Mean ± SD of every metric per stratum, gene number and method.
@@ -421,8 +434,16 @@ class BenchmarkResult:
     def save(self, path: str | Path) -> Path:
         """Write ``scores.csv``, ``scores.parquet``, ``summary.csv``, ``splits.csv`` and
         ``settings.json`` into the folder ``path`` (created if needed); each file atomically.
+
+        A path ending in ``.csv``, ``.tsv``, ``.json``, ``.html`` or ``.parquet`` writes one
+        file instead (the ``scores`` table; the HTML page shows :meth:`summary`).
         """
         path = Path(path)
+        if path.suffix.lower() in SAVE_SUFFIXES:
+            return super().save(path)
+        return self._save_folder(path)
+
+    def _save_folder(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         with atomic_path(path / "scores.csv") as tmp:
             self.scores.to_csv(tmp, index=False)

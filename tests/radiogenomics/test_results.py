@@ -135,6 +135,17 @@ def _validation():
     return _nomogram().validate(n_bootstrap=5, random_state=0)
 
 
+def _benchmark():
+    from radiogenomics.evaluation import BenchmarkResult
+
+    rng = np.random.default_rng(2)
+    rows = [(r, 100 + r, m, 10, "all", k, float(rng.random()))
+            for m in ("A", "B") for r in range(5) for k in ("accuracy", "auc")]
+    scores = pd.DataFrame(rows, columns=["repeat", "seed", "method", "n_genes", "stratum", "metric", "value"])
+    scores["n_genes"] = scores["n_genes"].astype("Int64")
+    return BenchmarkResult(scores, "M", ["M", "W"], {"all": {"n_test": 12, "n_train": 48}})
+
+
 #: name -> function building a small instance. Adding a result class is one line here.
 CASES = {
     "ROCResult": _roc,
@@ -144,6 +155,7 @@ CASES = {
     "Nomogram": _nomogram,
     "CalibrationResult": _calibration,
     "ValidationResult": _validation,
+    "BenchmarkResult": _benchmark,
 }
 
 
@@ -184,3 +196,12 @@ def test_nomogram_plot_fig_deprecated():
     assert nom.plot(ax) is ax and ax.get_title(loc="left").startswith("Nomogram for")
     assert isinstance(nom.plot(), matplotlib.figure.Figure)
     plt.close("all")
+
+
+def test_benchmark_save_folder_and_file(tmp_path):
+    res = _benchmark()
+    out = res.save(tmp_path / "run")
+    assert out == tmp_path / "run" and {p.name for p in out.iterdir()} >= {
+        "scores.csv", "scores.parquet", "summary.csv", "settings.json"}
+    f = res.save(tmp_path / "scores.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(f), pd.read_csv(out / "scores.csv"))
