@@ -19,43 +19,32 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import align, as_count_frame, as_labels
+from .counts import SizeFactors
 
 logger = logging.getLogger(__name__)
 
 NORMALIZATIONS = ("mle", "deseq", "quantile", "tmm")
-_ALIASES = {"library": "mle", "mle": "mle", "deseq": "deseq", "rle": "deseq",
+#: PoiClaClu's names -> :data:`radiogenomics.counts.METHODS` (convention ``"poiclaclu"``).
+_ALIASES = {"library": "library", "mle": "library", "deseq": "rle", "rle": "rle",
             "quantile": "quantile", "tmm": "tmm"}
 
 
 def _canon(method: str) -> str:
+    """PoiClaClu name of ``method`` (``"library"`` -> ``"mle"``, ``"rle"`` -> ``"deseq"``)."""
     key = str(method).lower()
     if key not in _ALIASES:
         raise ValueError(
             f"normalization must be one of {NORMALIZATIONS} (or 'library'); got {method!r}"
         )
-    return _ALIASES[key]
+    return {"library": "mle", "rle": "deseq"}.get(key, key)
 
 
 class CountSizeModel:
-    r"""Size factors of PoiClaClu's ``NullModel`` / ``NullModelTest`` and NBLDA 1.0.1.
-
-    For training counts :math:`x_{ig}` (samples x genes) with column totals
-    :math:`x_{\cdot g}`, the null-model expected count is
-    :math:`\hat n_{ig} = s_i\, x_{\cdot g}` with
-
-    - ``"mle"``: :math:`s_i = x_{i\cdot}/x_{\cdot\cdot}`; a test sample gets
-      :math:`x^*_{\cdot}/x_{\cdot\cdot}`.
-    - ``"deseq"``: :math:`r_i = \mathrm{median}_{g: m_g>0}(x_{ig}/m_g)` with the training
-      geometric means :math:`m_g`, :math:`s_i = r_i/\sum_{i'} r_{i'}`; test:
-      :math:`r^*/\sum r_{i'}`.
-    - ``"quantile"``: :math:`q_i = \max(1, Q_{0.75}(x_{i\cdot}))`, :math:`s_i = q_i/\sum q`;
-      test: :math:`\max(1, Q_{0.75}(x^*))/\sum_i Q_{0.75}(x_i)` (PoiClaClu's denominator
-      without the ``max``).
-    - ``"tmm"``: NBLDA 1.0.1 uses the TMM factors alone,
-      :math:`s_i = f_i/\sum_{i'} f_{i'}` (edgeR ``calcNormFactors``). A test sample's
-      factor is its raw TMM factor against the training reference sample divided by the
-      geometric mean of the raw training factors (NBLDA itself recomputes TMM on the test
-      set, so its test-side values differ; see ``docs``/tests).
+    r"""PoiClaClu ``NullModel`` / ``NullModelTest`` (NBLDA, PLDA, NSC): size factors
+    :math:`s_i` of :class:`radiogenomics.counts.SizeFactors` with ``convention="poiclaclu"``
+    (``"mle"`` = ``"library"``, ``"deseq"`` = ``"rle"``, ``"quantile"``, ``"tmm"``) and the
+    null-model expected counts :math:`\hat n_{ig} = s_i\, x_{\cdot g}` (column totals of
+    the training counts). A thin caller of ``SizeFactors``; see its docstring for formulas.
     """
 
     def __init__(self, method: str = "mle") -> None:
@@ -69,64 +58,18 @@ class CountSizeModel:
         selected genes. The column totals always come from ``x``. Test samples then need
         the same columns as ``lib`` in :meth:`test_sizes` / :meth:`test_expected`.
         """
-        m = _canon(self.method)
-        colsum = np.asarray(x, dtype=float).sum(axis=0)
+        self.colsum_ = np.asarray(x, dtype=float).sum(axis=0)
         x = np.asarray(x if lib is None else lib, dtype=float)
-        self.total_ = x.sum()
-        self.colsum_ = colsum
-        if m == "mle":
-            self.sizes_ = x.sum(axis=1) / self.total_
-        elif m == "deseq":
-            with np.errstate(divide="ignore"):
-                self.geomeans_ = np.exp(np.log(x).mean(axis=0))
-            ok = self.geomeans_ > 0
-            if not ok.any():
-                raise ValueError("normalization 'deseq': every gene has a zero in some "
-                                 "training sample; use 'mle' or 'tmm'")
-            raw = np.median(x[:, ok] / self.geomeans_[ok], axis=1)
-            self.raw_sum_ = raw.sum()
-            self.sizes_ = raw / self.raw_sum_
-        elif m == "quantile":
-            q = np.quantile(x, 0.75, axis=1)
-            self.q_sum_ = q.sum()
-            qq = np.maximum(q, 1.0)
-            self.sizes_ = qq / qq.sum()
-        else:
-            from .counts import _tmm_many, _tmm_reference_column
-
-            lib = x.sum(axis=1)
-            keep = (x > 0).any(axis=0)
-            xt = x[:, keep].T
-            ref = _tmm_reference_column(xt, lib)
-            self.ref_ = x[ref].copy()
-            self.ref_lib_ = float(lib[ref])
-            raw = _tmm_many(x[:, keep], self.ref_[keep], lib, self.ref_lib_)
-            self.keep_ = keep
-            self.scale_ = float(np.exp(np.mean(np.log(raw))))
-            nf = raw / self.scale_
-            self.nf_sum_ = nf.sum()
-            self.sizes_ = nf / self.nf_sum_
+        self.model_ = SizeFactors(_ALIASES[_canon(self.method)], "poiclaclu").fit_array(x)
+        self.sizes_ = self.model_.sizes_
         return self
 
     def expected(self) -> np.ndarray:
-        """Training :math:`\\hat n_{ig} = s_i x_{\\cdot g}`."""
+        r"""Training :math:`\hat n_{ig} = s_i x_{\cdot g}`."""
         return np.outer(self.sizes_, self.colsum_)
 
     def test_sizes(self, xte: np.ndarray) -> np.ndarray:
-        m = _canon(self.method)
-        xte = np.asarray(xte, dtype=float)
-        if m == "mle":
-            return xte.sum(axis=1) / self.total_
-        if m == "deseq":
-            ok = self.geomeans_ > 0
-            return np.median(xte[:, ok] / self.geomeans_[ok], axis=1) / self.raw_sum_
-        if m == "quantile":
-            return np.maximum(1.0, np.quantile(xte, 0.75, axis=1)) / self.q_sum_
-        from .counts import _tmm_many
-
-        lib = xte.sum(axis=1)
-        raw = _tmm_many(xte[:, self.keep_], self.ref_[self.keep_], lib, self.ref_lib_)
-        return raw / self.scale_ / self.nf_sum_
+        return self.model_.transform_array(np.asarray(xte, dtype=float))
 
     def test_expected(self, xte: np.ndarray) -> np.ndarray:
         return np.outer(self.test_sizes(xte), self.colsum_)
