@@ -11,9 +11,9 @@ optional dependency only matters for the function that needs it.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
+
+from ._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     # counts and size factors
     "size_factors": "radiogenomics.counts",
     "SizeFactors": "radiogenomics.counts",
+    "as_size_factors": "radiogenomics.counts",
+    "library_sizes": "radiogenomics.counts",
     "quantile_filter": "radiogenomics.counts",
     "calc_norm_factors": "radiogenomics.counts",
     # dispersion, GLM, DE
@@ -56,17 +58,4 @@ _LAZY: dict[str, str] = {
     "datasets": "radiogenomics",
 }
 
-__all__ = ["__version__", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "datasets":
-        return importlib.import_module("radiogenomics.datasets")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'radiogenomics' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY, extra=("__version__",))

@@ -28,6 +28,26 @@ def _show(items: Iterable[Any], limit: int = _MAX_LISTED) -> str:
     return shown
 
 
+def _numeric_values(df: pd.DataFrame, name: str, columns: str | None = None) -> np.ndarray:
+    """``df`` as float64 after checking for duplicated sample ids (and, with ``columns``,
+    duplicated column ids called ``columns`` ids) and non-numeric columns."""
+    dup = df.index[df.index.duplicated()].unique()
+    if len(dup):
+        raise ValueError(f"{name} has duplicated sample ids: {_show(dup)}")
+    if columns is not None:
+        dupg = df.columns[df.columns.duplicated()].unique()
+        if len(dupg):
+            raise ValueError(f"{name} has duplicated {columns} ids: {_show(dupg)}")
+    # check each distinct dtype once (a 20,000-gene frame has one or two dtypes)
+    dtypes = df.dtypes
+    bad_types = [t for t in pd.unique(dtypes)
+                 if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    nonnum = [c for c, t in dtypes.items() if t in bad_types] if bad_types else []
+    if nonnum:
+        raise ValueError(f"{name} has non-numeric columns: {_show(nonnum)}")
+    return df.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def as_count_frame(counts: Any, name: str = "counts", *, integer: bool = True) -> pd.DataFrame:
     """Return ``counts`` as a float64 DataFrame (samples x genes) after validation.
 
@@ -60,20 +80,7 @@ def as_count_frame(counts: Any, name: str = "counts", *, integer: bool = True) -
         df = pd.DataFrame(arr)
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {df.shape} (samples x genes)")
-    dup = df.index[df.index.duplicated()].unique()
-    if len(dup):
-        raise ValueError(f"{name} has duplicated sample ids: {_show(dup)}")
-    dupg = df.columns[df.columns.duplicated()].unique()
-    if len(dupg):
-        raise ValueError(f"{name} has duplicated gene ids: {_show(dupg)}")
-    # check each distinct dtype once (a 20,000-gene frame has one or two dtypes)
-    dtypes = df.dtypes
-    bad_types = [t for t in pd.unique(dtypes)
-                 if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
-    nonnum = [c for c, t in dtypes.items() if t in bad_types] if bad_types else []
-    if nonnum:
-        raise ValueError(f"{name} has non-numeric columns: {_show(nonnum)}")
-    values = df.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = _numeric_values(df, name, columns="gene")
     bad = ~np.isfinite(values)
     if bad.any():
         _raise_cells(df, bad, f"{name} has NaN or infinite values")
@@ -135,17 +142,7 @@ def as_feature_frame(features: Any, name: str = "features") -> pd.DataFrame:
     df = features if isinstance(features, pd.DataFrame) else pd.DataFrame(np.asarray(features))
     if df.ndim != 2:
         raise ValueError(f"{name} must be 2-D (samples x features)")
-    dup = df.index[df.index.duplicated()].unique()
-    if len(dup):
-        raise ValueError(f"{name} has duplicated sample ids: {_show(dup)}")
-    # check each distinct dtype once (a 20,000-gene frame has one or two dtypes)
-    dtypes = df.dtypes
-    bad_types = [t for t in pd.unique(dtypes)
-                 if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
-    nonnum = [c for c, t in dtypes.items() if t in bad_types] if bad_types else []
-    if nonnum:
-        raise ValueError(f"{name} has non-numeric columns: {_show(nonnum)}")
-    values = df.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = _numeric_values(df, name)
     if np.isinf(values).any():
         r, c = np.nonzero(np.isinf(values))
         raise ValueError(
