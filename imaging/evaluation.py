@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imaging._result import SAVE_SUFFIXES, Result
+
 __all__ = ["EvaluationResult", "evaluate_cohort", "find_label_maps"]
 
 logger = logging.getLogger(__name__)
@@ -56,9 +58,13 @@ def find_label_maps(folder: str | os.PathLike[str]) -> dict[str, Path]:
     return out
 
 
-@dataclass
-class EvaluationResult:
+@dataclass(repr=False)
+class EvaluationResult(Result):
     """Per-case metrics, cohort summary and volume agreement (:func:`evaluate_cohort`).
+
+    ``summary()`` is n, mean, SD, median per reference, region and metric; ``to_frame()``
+    the per-case metrics (one row per reference, case and region). ``save(folder)`` writes
+    the report folder; ``save("x.csv")`` (or .tsv/.json/.html/.parquet) the summary alone.
 
     Attributes
     ----------
@@ -77,6 +83,15 @@ class EvaluationResult:
     agreement: dict[str, Any]
     agreement_ml: dict[str, Any]
     params: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-case metrics (a copy)."""
+        return self.per_case.copy()
+
+    def _header(self) -> dict[str, Any]:
+        pc = self.per_case
+        return {"references": int(pc["reference"].nunique()), "cases": int(pc["case"].nunique()),
+                "regions": int(pc["region"].nunique())}
 
     def summary(self) -> pd.DataFrame:
         """n, mean, SD, median (and n_inf) per reference, region and metric."""
@@ -148,12 +163,18 @@ class EvaluationResult:
 
     def save(self, out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write ``per_case.csv``, ``summary.csv``, ``agreement_pct.csv``, ``agreement_ml.csv``,
-        ``volumes.csv``, the figures and ``report.html`` into ``out_dir`` (atomically)."""
+        ``volumes.csv``, the figures and ``report.html`` into ``out_dir`` (atomically).
+
+        A path ending in ``.csv``, ``.tsv``, ``.json``, ``.html`` or ``.parquet`` writes
+        :meth:`summary` alone (one file). Returns the path written.
+        """
         import matplotlib.pyplot as plt
 
         from imaging._io import atomic_dir
 
         out = Path(out_dir)
+        if out.suffix.lower() in SAVE_SUFFIXES:
+            return super().save(out)
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: exists and is not a folder")
         if out.is_dir() and any(out.iterdir()) and not overwrite:

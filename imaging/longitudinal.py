@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imaging._result import Result
 from imaging.labels import LabelSchema, get_schema
 
 __all__ = ["LongitudinalResult", "read_scans", "track_volumes", "REFERENCES"]
@@ -167,9 +168,12 @@ def _pct(v: np.ndarray | float, ref: np.ndarray | float) -> np.ndarray:
         return np.where(ref > 0, 100.0 * (v - ref) / np.where(ref > 0, ref, 1.0), np.nan)
 
 
-@dataclass
-class LongitudinalResult:
+@dataclass(repr=False)
+class LongitudinalResult(Result):
     """Volumes, changes and response categories of every scan (:func:`track_volumes`).
+
+    ``summary()`` is one row per patient; ``to_frame()`` the per-scan table, which is what
+    ``save`` writes.
 
     Attributes
     ----------
@@ -194,6 +198,10 @@ class LongitudinalResult:
         """The per-scan table (a copy)."""
         return self.table.copy()
 
+    def _header(self) -> dict[str, Any]:
+        return {"region": self.params.get("region", ""), "patients": int(self.table["patient"].nunique()),
+                "scans": len(self.table)}
+
     def summary(self) -> pd.DataFrame:
         """One row per patient: scans, accepted scans, first and last volume of ``region``,
         last defined response, date of the first PD, and software flags."""
@@ -216,16 +224,24 @@ class LongitudinalResult:
         out.index.name = "patient"
         return out
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the per-scan table atomically (``.csv``, ``.tsv`` or ``.parquet``)."""
-        from imaging.features import write_table
-
+    def _saved_table(self) -> pd.DataFrame:
+        """The per-scan table with ISO dates (text) and mask paths as text, indexed by patient."""
         out = self.table.copy()
         out["date"] = out["date"].dt.date.astype(str)
         for c in ("prev_date", "prev2_date", "nadir_date"):
             out[c] = [d.date().isoformat() if isinstance(d, pd.Timestamp) else "" for d in out[c]]
         out["mask"] = out["mask"].astype(str)
-        return write_table(out.set_index("patient"), path)
+        return out.set_index("patient")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the per-scan table atomically (``.csv``, ``.tsv``, ``.parquet``, ``.json``;
+        ``.html`` a page with the summary)."""
+        from imaging.features import write_table
+
+        path = Path(path)
+        if path.suffix.lower() in {".csv", ".tsv", ".parquet"}:
+            return write_table(self._saved_table(), path)
+        return super().save(path)
 
     def plot(self, ax: Any = None, patient: str | None = None) -> Any:
         """Volume trajectory of one patient with the threshold bands.
@@ -234,15 +250,15 @@ class LongitudinalResult:
         ``(1 + pd_threshold/100) * min(V_1, V_2)`` over the last two accepted scans; the
         green band lies below the PR level ``(1 - pr_threshold/100) * V_0``. Accepted scans
         are dots coloured by response, rejected scans crosses. Without ``patient`` and
-        ``ax`` all patients are drawn on a grid (:meth:`figure`) and the axes array is
-        returned.
+        ``ax`` all patients are drawn on a grid (:meth:`figure`) and that figure is
+        returned (its panels are ``fig.axes``).
         """
         import matplotlib.pyplot as plt
 
         patients = list(pd.unique(self.table["patient"]))
         if patient is None:
             if ax is None:
-                return self.figure().axes
+                return self.figure()
             if len(patients) > 1:
                 raise ValueError(f"several patients {patients[:5]}...; pass patient= to draw one on ax")
             patient = patients[0]

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imaging._result import Result
 from imaging.labels import get_schema, region_masks
 
 __all__ = [
@@ -245,9 +246,12 @@ def icc(ratings: Any, kind: str = "ICC(2,1)") -> float:
     return float("nan") if den == 0 else float(num / den)
 
 
-@dataclass
-class AgreementResult:
+@dataclass(repr=False)
+class AgreementResult(Result):
     """Agreement of two segmentations' volumes per region (:func:`volume_agreement`).
+
+    ``summary()`` (``table``, one row per region) is also ``to_frame()`` and what ``save``
+    writes.
 
     Attributes
     ----------
@@ -261,18 +265,17 @@ class AgreementResult:
     b: pd.DataFrame
 
     def summary(self) -> pd.DataFrame:
+        """The agreement table (a copy), one row per region."""
         return self.table.copy()
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
+    def _header(self) -> dict[str, Any]:
+        return {"regions": len(self.table), "cases": len(self.a)}
 
     def plot(self, ax: Any = None, region: str | None = None) -> Any:
         """Bland–Altman plot (mean vs difference) of one region (default the first)."""
-        import matplotlib.pyplot as plt
 
         region = region or self.table.index[0]
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = self._axes(ax)
         a, b = self.a[region], self.b[region]
         row = self.table.loc[region]
         ax.scatter((a + b) / 2, a - b, s=12)

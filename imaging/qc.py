@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imaging._result import Result
 from imaging.labels import get_schema, region_masks
 from imaging.metrics import dice
 
@@ -118,9 +119,12 @@ def case_discord(
     return out
 
 
-@dataclass
-class QCResult:
+@dataclass(repr=False)
+class QCResult(Result):
     """Result of :func:`ensemble_discord`.
+
+    ``summary()`` (one row per case, review order) is also ``to_frame()`` and what ``save``
+    writes.
 
     Attributes
     ----------
@@ -158,23 +162,12 @@ class QCResult:
         out.index.name = "case"
         return out
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.summary()
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        from imaging._io import atomic_path
-
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp)
-        return path
+    def _header(self) -> dict[str, Any]:
+        return {"cases": len(self.scores), "threshold": self.threshold, "flagged": len(self.flagged)}
 
     def plot(self, ax: Any = None) -> Any:
         """Bar chart of the case scores in review order with the threshold line."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = self._axes(ax)
         s = self.summary()
         colors = ["tab:red" if f else "tab:grey" for f in s["flagged"]]
         ax.bar(range(len(s)), s["score"], color=colors)
@@ -355,9 +348,12 @@ def _mad(x: np.ndarray) -> float:
     return float(np.median(np.abs(x - med)))
 
 
-@dataclass
-class EnsembleQCResult:
+@dataclass(repr=False)
+class EnsembleQCResult(Result):
     """Result of :func:`ensemble_qc`.
+
+    ``summary()`` (one row per case, review order) is also ``to_frame()`` and what ``save``
+    writes; ``members`` holds the per-member table.
 
     Attributes
     ----------
@@ -413,24 +409,13 @@ class EnsembleQCResult:
         out.insert(0, "rank", np.arange(1, len(out) + 1))
         return out
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.summary()
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`summary` as CSV atomically."""
-        from imaging._io import atomic_path
-
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            self.summary().to_csv(tmp)
-        return path
+    def _header(self) -> dict[str, Any]:
+        return {"cases": int(self.members.index.get_level_values("case").nunique()) + len(self.errors),
+                "errors": len(self.errors), "alpha": self.alpha, "fusion": self.fusion}
 
     def plot(self, ax: Any = None) -> Any:
         """Alarm count per case in review order."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = self._axes(ax)
         s = self.summary()
         s = s[s["error"] == ""]
         ax.bar(range(len(s)), s["alarms"], color=["tab:red" if a else "tab:grey" for a in s["alarms"]])

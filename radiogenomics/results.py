@@ -155,7 +155,8 @@ class Result:
 
         ``.csv``/``.tsv``/``.parquet``: :meth:`_saved_table` (its index written when it is
         not a plain 0..n-1 range); ``.json``: the same table as pandas ``orient="table"``
-        (read back with ``pd.read_json(path, orient="table")``); ``.html``: a page with
+        (read back with ``pd.read_json(path, orient="table")``; a non-unique index comes back
+        as a column); ``.html``: a page with
         :meth:`to_html`. A path without a suffix is a folder for results that are several
         files. Returns the path written.
         """

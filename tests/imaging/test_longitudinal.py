@@ -138,7 +138,7 @@ def test_result_object(scans_csv, tmp_path):
     assert s.loc["A", "first_pd_date"] == "2020-10-01" and s.loc["A", "last_response"] == "CR"
     ax = res.plot(patient="A")
     assert ax.get_title() == "A"
-    axes = res.plot()
+    axes = res.plot().axes
     assert len([a for a in axes if a.get_visible()]) == 4
     out = res.save(tmp_path / "t.csv")
     back = pd.read_csv(out, keep_default_na=False)

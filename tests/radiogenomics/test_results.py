@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from imaging._result import Result as ImagingResult  # noqa: E402
 from radiogenomics.results import SAVE_SUFFIXES, Result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,85 @@ def _benchmark():
     return BenchmarkResult(scores, "M", ["M", "W"], {"all": {"n_test": 12, "n_train": 48}})
 
 
+# ---- imaging (imaging._result.Result: the same code as radiogenomics.results.Result)
+def _label_members(seed: int, n: int = 3, noise: float = 0.2):
+    rng = np.random.default_rng(seed)
+    base = np.zeros((6, 6, 6), np.uint8)
+    base[1:5, 1:5, 1:5] = 2
+    base[2:4, 2:4, 2:4] = 1
+    out = []
+    for _ in range(n):
+        m = base.copy()
+        m[(rng.random(m.shape) < noise) & (m > 0)] = 0
+        out.append(m)
+    return out
+
+
+def _agreement():
+    from imaging.metrics import volume_agreement
+
+    rng = np.random.default_rng(3)
+    a = pd.DataFrame(rng.random((8, 2)) * 50, columns=["WT", "TC"], index=[f"c{i}" for i in range(8)])
+    return volume_agreement(a, a + rng.normal(0, 2, a.shape))
+
+
+def _qc():
+    from imaging.qc import ensemble_discord
+
+    return ensemble_discord({f"c{i}": _label_members(i) for i in range(3)}, threshold=0.1)
+
+
+def _ensemble_qc():
+    from imaging.qc import ensemble_qc
+
+    return ensemble_qc({f"c{i}": _label_members(i) for i in range(4)})
+
+
+def _longitudinal():
+    import tempfile
+
+    from imaging.io import save_nifti
+    from imaging.longitudinal import track_volumes
+
+    root = Path(tempfile.mkdtemp())
+    rows = []
+    for i, (p, d, ml) in enumerate([("A", "2020-01-01", 10), ("A", "2020-06-01", 14), ("B", "2020-02-01", 5)]):
+        lab = np.zeros((8, 8, 8), np.uint8)
+        lab.reshape(-1)[:ml] = 2
+        save_nifti(lab, np.diag([10.0, 10.0, 10.0, 1.0]), root / f"m{i}.nii.gz")
+        rows.append({"patient": p, "date": d, "mask": f"m{i}.nii.gz"})
+    pd.DataFrame(rows).to_csv(root / "scans.csv", index=False)
+    return track_volumes(root / "scans.csv")
+
+
+def _evaluation():
+    from imaging.evaluation import METRICS, EvaluationResult
+
+    ag = _agreement()
+    rng = np.random.default_rng(4)
+    per_case = pd.DataFrame([{"reference": "r", "case": c, "region": reg, **{m: rng.random() for m in METRICS},
+                              "pred_ml": 1.0, "ref_ml": 1.0} for c in ag.a.index for reg in ag.table.index])
+    return EvaluationResult(per_case, {"pred": ag.a, "r": ag.b}, {"pred vs r": ag}, {"pred vs r": ag})
+
+
+def _train():
+    from imaging.segmentation.train import TrainResult
+
+    hist = pd.DataFrame({"iteration": np.arange(1, 6), "loss": np.linspace(1.5, 0.8, 5), "lr": 1e-3})
+    return TrainResult(model=None, config=None, history=hist)
+
+
+def _cohort_train():
+    from imaging.segmentation.train import CohortTrainResult
+
+    hist = pd.DataFrame({"fold": 0, "stage": "train", "iteration": np.arange(1, 6),
+                         "loss": np.linspace(1.5, 0.8, 5), "lr": 1e-3})
+    timing = pd.DataFrame({"fold": [0], "stage": ["train"], "epochs": [1], "iterations": [5], "seconds": [1.0],
+                           "seconds_per_epoch": [1.0], "frozen": [""]})
+    val = pd.DataFrame({"fold": [0, 0], "case": ["a", "b"], "WT": [0.8, 0.7]})
+    return CohortTrainResult(Path("model"), None, hist, timing, val)
+
+
 #: name -> function building a small instance. Adding a result class is one line here.
 CASES = {
     "ROCResult": _roc,
@@ -156,6 +236,13 @@ CASES = {
     "CalibrationResult": _calibration,
     "ValidationResult": _validation,
     "BenchmarkResult": _benchmark,
+    "AgreementResult": _agreement,
+    "QCResult": _qc,
+    "EnsembleQCResult": _ensemble_qc,
+    "LongitudinalResult": _longitudinal,
+    "EvaluationResult": _evaluation,
+    "TrainResult": _train,
+    "CohortTrainResult": _cohort_train,
 }
 
 
@@ -165,7 +252,7 @@ def result(request):
 
 
 def test_contract(result, tmp_path):
-    assert isinstance(result, Result), f"{type(result).__name__} does not derive from the result base"
+    assert isinstance(result, (Result, ImagingResult)), f"{type(result).__name__} does not derive from the result base"
     s = result.summary()
     assert isinstance(s, pd.DataFrame) and len(s)
     assert isinstance(result.to_frame(), pd.DataFrame) and len(result.to_frame())
@@ -176,6 +263,8 @@ def test_contract(result, tmp_path):
         p = result.save(tmp_path / f"out{suffix}")
         assert isinstance(p, Path) and p.is_file() and p.stat().st_size > 0
     table = result._saved_table()
+    if not table.index.is_unique:  # pandas' table schema keeps only a unique index as the key
+        table = table.reset_index()
     back = pd.read_json(tmp_path / "out.json", orient="table")
     assert back.shape == table.shape and list(back.columns) == [str(c) for c in table.columns]
     with warnings.catch_warnings():
@@ -205,3 +294,19 @@ def test_benchmark_save_folder_and_file(tmp_path):
         "scores.csv", "scores.parquet", "summary.csv", "settings.json"}
     f = res.save(tmp_path / "scores.csv")
     pd.testing.assert_frame_equal(pd.read_csv(f), pd.read_csv(out / "scores.csv"))
+
+
+def test_folder_results(tmp_path):
+    """Results that are several files write a folder for a path without suffix."""
+    ev = _evaluation().save(tmp_path / "eval")
+    assert {"per_case.csv", "summary.csv", "report.html"} <= {p.name for p in ev.iterdir()}
+    ct = _cohort_train().save(tmp_path / "train")
+    assert {p.name for p in ct.iterdir()} == {"training_log.csv", "timing.csv", "validation.csv", "summary.csv"}
+    pd.testing.assert_frame_equal(pd.read_csv(ct / "training_log.csv"), _cohort_train().history)
+
+
+def test_longitudinal_plot_returns_figure():
+    res = _longitudinal()
+    fig = res.plot()
+    assert isinstance(fig, matplotlib.figure.Figure) and len([a for a in fig.axes if a.get_visible()]) == 2
+    plt.close("all")
