@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imaging.labels import LabelSchema, check_labels, resolve_schema
+from imaging.labels import LabelSchema, check_labels, label_counts, resolve_schema
 
 __all__ = [
     "RATIO_NAMES",
@@ -42,30 +42,6 @@ _RATIOS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("NCR/WT", ("NCR",), ("WT",)),
 )
 RATIO_NAMES: tuple[str, ...] = tuple(r[0] for r in _RATIOS)
-
-
-def label_counts(labels: np.ndarray) -> np.ndarray:
-    """Voxel count of every label value: ``counts[v]`` voxels have value ``v``.
-
-    ``np.bincount`` on the flattened integer map; for the usual small label sets (largest
-    value below 16) one ``count_nonzero(map == v)`` per value instead, which avoids
-    bincount's cast of the whole map to 64-bit integers (about 10 times faster on a
-    128³ uint8 map). The map is flattened in memory order (no copy of a Fortran-ordered
-    NIfTI array).
-    """
-    flat = np.asarray(labels).ravel(order="K")
-    if flat.size == 0:
-        return np.zeros(1, dtype=np.int64)
-    if flat.dtype.kind not in "iub":
-        raise ValueError(f"label map must hold integers, got dtype {flat.dtype}")
-    if flat.dtype.kind == "b":
-        flat = flat.astype(np.uint8)
-    if flat.dtype.kind == "i" and flat.min() < 0:
-        raise ValueError(f"label map has negative values ({int(flat.min())})")
-    top = int(flat.max())
-    if top < 16:
-        return np.array([np.count_nonzero(flat == v) for v in range(top + 1)], dtype=np.int64)
-    return np.bincount(flat)
 
 
 def subregion_volumes(
