@@ -28,8 +28,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from radiogenomics._plasmode import PLASMODE_EFFECT_SCALE, make_lgg_plasmode
-from radiogenomics._simulate import _lgg_patients
+from radiogenomics.datasets._lgg import _lgg_patients
+from radiogenomics.datasets._plasmode import PLASMODE_EFFECT_SCALE, make_lgg_plasmode
 from radiogenomics.evaluation import RepeatedSplitBenchmark
 from radiogenomics.evaluation._methods import PAPER_METHODS, make_method, param_keys
 

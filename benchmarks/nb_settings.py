@@ -5,7 +5,7 @@ bundled plasmode, over repeated stratified 80/20 splits.
     OMP_NUM_THREADS=1 python benchmarks/nb_settings.py --cohort sim --repeats 20
     OMP_NUM_THREADS=1 python benchmarks/nb_settings.py --cohort lgg --target IDH
 
-The simulated cohorts (``radiogenomics._simulate_shaped.simulate_lgg_shaped_cohort``) have the bundled cohort's shape: 64 samples,
+The simulated cohorts (``radiogenomics.datasets._simulate_shaped.simulate_lgg_shaped_cohort``) have the bundled cohort's shape: 64 samples,
 a minority class of 11, the 8 real (heavy-tailed) BraTS volume ratios of the 64 TCGA-LGG
 patients as imaging features, dispersions resampled from real edgeR tagwise dispersions
 (0.02 to ~4), and signal in 150 genes (``kind="mean"``: class log fold changes, a third of
@@ -49,9 +49,9 @@ def main() -> None:
                     help="scale on which the simulated imaging effects act")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    from radiogenomics._simulate_shaped import simulate_lgg_shaped_cohort
     from radiogenomics.classifiers import NBLDA, NBRadiogenomicsClassifier, VoomNSC
     from radiogenomics.datasets import load_lgg_radiogenomics
+    from radiogenomics.datasets._simulate_shaped import simulate_lgg_shaped_cohort
     from radiogenomics.evaluation import RepeatedSplitBenchmark
 
     if args.cohort == "lgg":

@@ -263,8 +263,8 @@ def test_gene_sweep_holds_and_matches_the_baselines():
       the paper's model collapses;
     - with 10 genes it is within 0.03 of the best of NBLDA and VoomNSC.
     """
-    from radiogenomics._simulate_shaped import simulate_lgg_shaped_cohort
     from radiogenomics.classifiers import NBLDA, VoomNSC
+    from radiogenomics.datasets._simulate_shaped import simulate_lgg_shaped_cohort
     from radiogenomics.evaluation import RepeatedSplitBenchmark
 
     def run(d, methods, genes):

@@ -4,18 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiogenomics._plasmode import (
-    PLASMODE_EFFECT_SCALE,
-    make_lgg_plasmode,
-    normal_scores,
-    pair_by_sex,
-)
 from radiogenomics.datasets import (
     data_dir,
     load_humangender,
     load_lgg_radiogenomics,
     load_tcga_lgg,
     thin_counts,
+)
+from radiogenomics.datasets._plasmode import (
+    PLASMODE_EFFECT_SCALE,
+    make_lgg_plasmode,
+    normal_scores,
+    pair_by_sex,
 )
 from radiogenomics.glm import nb_glm_fit
 

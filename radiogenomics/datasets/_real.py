@@ -1,68 +1,17 @@
-"""Datasets: real data shipped in ``data/`` and simulators with known ground truth.
-
-Real data (each folder of ``data/`` has a PROVENANCE.md with source, licence and citation):
-
-- :func:`load_cervical` — cervical miRNA-seq counts (Witten et al. 2010), 58 samples x 714
-  miRNAs, the classic benchmark of PLDA, NBLDA and voomNSC.
-- :func:`load_tcga_lgg` — TCGA lower-grade glioma labels, sex, age and survival
-  (Ceccarelli et al. 2016; 516 LGG patients, 513 with IDH, 1p/19q and ATRX) and the BraTS
-  sub-region volumes of 65 of them (Bakas et al. 2017).
-- :func:`load_humangender` — real GEUVADIS lymphoblastoid RNA-seq counts (85 samples x
-  10,101 genes, female / male; Lappalainen et al. 2013 via DEGreport), the base of the plasmode.
-
-Simulated or semi-synthetic data:
-
-- :func:`simulate_radiogenomic_cohort` — NB counts drawn from the radiogenomics-NB model.
-- :func:`thin_counts` — binomial thinning (Gerard 2020): add known log fold changes to real
-  counts, to make plasmodes of your own data.
-- :func:`load_lgg_radiogenomics` — the bundled default cohort: 64 real TCGA-LGG patients
-  (real volumes, ratios, labels, sex, survival) with **semi-synthetic (plasmode)** counts
-  (real GEUVADIS counts of a same-sex sample, thinned to carry simulated status effects);
-  ``kind="parametric"`` gives the earlier fully simulated NB counts.
-- :func:`simulate_ich_cohort` — a synthetic intracerebral-haemorrhage cohort.
-"""
+"""Real data shipped in ``data/`` (each folder has a PROVENANCE.md with source, licence
+and citation): the dataset folder, the cervical miRNA counts and the TCGA-LGG tables.
+GEUVADIS (:func:`~radiogenomics.datasets.load_humangender`) is loaded with the plasmode
+that uses it (:mod:`._plasmode`)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-if TYPE_CHECKING:  # defined in their own modules, imported lazily below
-    from ._plasmode import load_humangender, thin_counts
-    from ._simulate import load_lgg_radiogenomics, simulate_radiogenomic_cohort
-    from ._simulate_ich import simulate_ich_cohort
-
-__all__ = [
-    "data_dir",
-    "load_cervical",
-    "load_tcga_lgg",
-    "TCGALGG",
-    "load_lgg_radiogenomics",
-    "load_humangender",
-    "thin_counts",
-    "simulate_radiogenomic_cohort",
-    "simulate_ich_cohort",
-]
-
-#: simulators and semi-synthetic loaders defined in their own modules
-_LAZY = {
-    "simulate_radiogenomic_cohort": "radiogenomics._simulate",
-    "load_lgg_radiogenomics": "radiogenomics._simulate",
-    "load_humangender": "radiogenomics._plasmode",
-    "thin_counts": "radiogenomics._plasmode",
-    "simulate_ich_cohort": "radiogenomics._simulate_ich",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'radiogenomics.datasets' has no attribute {name!r}")
+__all__ = ["data_dir", "load_cervical", "load_tcga_lgg", "TCGALGG"]
 
 
 def data_dir() -> Path:
@@ -72,7 +21,7 @@ def data_dir() -> Path:
     installed in editable/development mode from a clone).
     """
     env = os.environ.get("RADIOGENOMICS_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "data"
     if not path.is_dir():
         raise FileNotFoundError(
             f"dataset folder {path} not found; install radiogenomics from a clone "

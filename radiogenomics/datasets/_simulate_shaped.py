@@ -26,6 +26,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ._lgg import load_lgg_radiogenomics
+from ._plasmode import normal_scores
+from ._real import data_dir
+from ._simulate import _draw_nb
+
 __all__ = ["simulate_lgg_shaped_cohort"]
 
 
@@ -38,9 +43,6 @@ def simulate_lgg_shaped_cohort(seed: int = 0, n_genes: int = 2000, n_informative
     ratios), ``y`` (``"major"`` / ``"minor"``), ``truth`` (``informative_genes``) and
     ``description``; the same ``seed`` gives the same cohort.
     """
-    from ._simulate import _draw_nb
-    from .datasets import data_dir, load_lgg_radiogenomics
-
     rng = np.random.default_rng(seed)
     base = load_lgg_radiogenomics("IDH", kind="parametric", n_genes=10)
     F = base.features.fillna(base.features.median())
@@ -48,8 +50,6 @@ def simulate_lgg_shaped_cohort(seed: int = 0, n_genes: int = 2000, n_informative
     if imaging == "raw":
         Zs = ((F - F.mean()) / F.std(ddof=1)).to_numpy()
     elif imaging == "normal-scores":
-        from ._plasmode import normal_scores
-
         Zs = normal_scores(base.features).to_numpy()
     else:
         raise ValueError(f"imaging must be 'normal-scores' or 'raw'; got {imaging!r}")

@@ -103,6 +103,6 @@ def simulate_ich_cohort(n: int = 1094, random_state=None) -> pd.DataFrame:
         "poor": poor,
     })
     df.attrs["synthetic"] = True
-    df.attrs["description"] = "SYNTHETIC intracerebral haemorrhage cohort (radiogenomics._simulate_ich)"
+    df.attrs["description"] = "SYNTHETIC intracerebral haemorrhage cohort (radiogenomics.datasets.simulate_ich_cohort)"
     df.attrs["intercept_b0"] = float(b0)
     return df

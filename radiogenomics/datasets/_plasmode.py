@@ -32,6 +32,9 @@ import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from ._real import data_dir
+from ._simulate import _rng
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["thin_counts", "load_humangender", "make_lgg_plasmode", "PLASMODE_EFFECT_SCALE"]
@@ -62,12 +65,6 @@ PLASMODE_SEED = 20200519
 
 #: status indicator z_ik = 1 for these label values
 POSITIVE_STATUS = {"IDH": "Mutant", "codel_1p19q": "codel", "ATRX": "Mutant"}
-
-
-def _rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    return np.random.default_rng(random_state)
 
 
 def thin_counts(
@@ -195,8 +192,6 @@ def thin_counts(
 
 @functools.lru_cache(maxsize=1)
 def _humangender_cached() -> tuple[pd.DataFrame, pd.DataFrame]:
-    from .datasets import data_dir
-
     d = data_dir() / "humangender"
     counts = pd.read_csv(d / "counts.csv.gz", index_col=0).T.astype(np.int64)
     counts.index.name = "sample"
