@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from radiogenomics.counts import SizeFactors, calc_norm_factors, quantile_filter, size_factors
-from radiogenomics.datasets import load_cervical
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edger"
 
 
 @pytest.fixture(scope="module")
-def cervical():
-    counts, y = load_cervical()
+def cervical(cervical):
+    """The shared fixture (tests/conftest.py) plus edgeR's factors on all 58 samples."""
+    counts, y = cervical
     ref = pd.read_csv(DATA / "samples_normfactors.csv", index_col=0).loc[counts.index]
     return counts, y, ref
 

@@ -11,7 +11,6 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from radiogenomics.datasets import load_cervical
 from radiogenomics.de import (
     DEGeneSelector,
     bh_adjust,
@@ -20,11 +19,6 @@ from radiogenomics.de import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edger"
-
-
-@pytest.fixture(scope="module")
-def cervical():
-    return load_cervical()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from radiogenomics.datasets import load_cervical
 from radiogenomics.dispersion import (
     DispersionResult,
     _brent_fmin,
@@ -21,12 +20,6 @@ from radiogenomics.dispersion import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edger"
-
-
-@pytest.fixture(scope="module")
-def cervical():
-    counts, y = load_cervical()
-    return counts, y
 
 
 @pytest.fixture(scope="module")

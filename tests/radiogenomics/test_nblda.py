@@ -11,15 +11,9 @@ from sklearn.base import clone
 
 from radiogenomics.classifiers import NBLDA, PLDA
 from radiogenomics.classifiers._nblda import nb_discriminant
-from radiogenomics.datasets import load_cervical
 
 RHO0 = [(s, f, t) for s, f in SPLITS for t in ("mle", "deseq")] + \
     [(s, "top50", "tmm") for s in ("A", "B")]
-
-
-@pytest.fixture(scope="module")
-def cervical():
-    return load_cervical()
 
 
 def rel(a, b):

@@ -17,13 +17,7 @@ from baseline_helpers import SPLITS, noise_balanced_accuracy, ref, split_data, t
 from sklearn.base import clone
 
 from radiogenomics.classifiers import NearestShrunkenCentroid
-from radiogenomics.datasets import load_cervical
 from radiogenomics.de import DEGeneSelector
-
-
-@pytest.fixture(scope="module")
-def cervical():
-    return load_cervical()
 
 
 @pytest.mark.parametrize("split,features", SPLITS)

@@ -12,16 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiogenomics.datasets import load_cervical
 from radiogenomics.voom import lowess, voom, voom_fit
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "baselines"
 SPLITS = [(s, f) for s in ("A", "B") for f in ("all714", "top50")]
-
-
-@pytest.fixture(scope="module")
-def cervical():
-    return load_cervical()
 
 
 def split_data(counts, y, split, features):

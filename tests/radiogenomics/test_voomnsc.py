@@ -27,11 +27,6 @@ from radiogenomics.datasets import load_cervical
 NORMS = [("TMM", "tmm"), ("deseq", "deseq")]
 
 
-@pytest.fixture(scope="module")
-def cervical():
-    return load_cervical()
-
-
 def rel(a, b):
     return float(np.max(np.abs(np.asarray(a) / np.asarray(b) - 1.0)))
 
