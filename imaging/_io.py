@@ -8,13 +8,15 @@ sibling directory and swapped in when complete.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path", "atomic_dir"]
+__all__ = ["atomic_path", "atomic_dir", "read_json_object"]
 
 
 @contextlib.contextmanager
@@ -74,3 +76,16 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json_object(path: str | os.PathLike[str], what: str = "a JSON object") -> dict[str, Any]:
+    """Read a JSON file that must hold an object; one-line ``ValueError`` naming the file
+    when it is not valid JSON or not an object (``what`` names the expected content)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: {what} must be a JSON object, got {type(data).__name__}")
+    return data

@@ -2,8 +2,9 @@
 
 The CLI is a thin layer over library functions. Each sub-command lives in its own module
 in this package and exposes ``register(subparsers)``, which adds an ``argparse`` parser
-whose ``func`` default runs the command. Heavy imports happen inside the command, so
-``imaging --help`` stays fast.
+whose ``func`` default runs the command (built with :func:`imaging.cli._common.add_command`).
+Heavy imports happen inside the command, so ``imaging --help`` stays fast. Logging:
+warnings and errors by default, ``-v`` INFO, ``-vv`` DEBUG (before or after the command).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+
+from imaging.cli._common import VERBOSE_HELP, log_level
 
 #: sub-command name -> module that registers it (module order = order in ``--help``)
 SUBCOMMANDS: tuple[str, ...] = ("features", "segment", "qc", "phantoms", "longitudinal", "convert", "train", "evaluate")
@@ -28,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="MRI/CT to tumour sub-region masks, volumes, ratios, shape measures and radiomics."
     )
     parser.add_argument("--version", action="version", version=f"imaging {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
@@ -44,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=min(level, logging.INFO), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(args.verbose), format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
 
 EXAMPLE = """\
@@ -15,7 +17,8 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "convert",
         help="convert a DICOM series folder to NIfTI",
         description=(
@@ -24,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "affine and spacing. A folder with several series needs --series (UID, series "
             "number or description); the error lists them."
         ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLE,
     )
     p.add_argument("--dicom", required=True, help="folder holding the DICOM files of the series")
     p.add_argument("--out", required=True, help="output .nii or .nii.gz")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
 
 EXAMPLE = """\
@@ -18,7 +20,8 @@ dice.png, bland_altman_<i>.png and report.html.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "evaluate",
         help="Dice, HD95, sensitivity, volume agreement (Bland–Altman, ICC) vs expert masks",
         description=(
@@ -29,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "percentages (of WT) and volumes; figures and an HTML page. The output folder is "
             "written only when complete."
         ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLE,
     )
     p.add_argument("--pred", required=True, help="folder of predicted <case>.nii.gz label maps")
     p.add_argument("--truth", "--ref", dest="truth", nargs="+", required=True,

@@ -6,11 +6,19 @@ import argparse
 import logging
 import sys
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example:
+  imaging features --masks masks/ --schema paediatric --morphology --out features.csv
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "features",
         help="per-patient volumes, ratios, shape measures and radiomics",
         description=(
@@ -19,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(--morphology), pyradiomics features (--radiomics params.yaml) and the change "
             "between an initial and a repeat scan (--pairs). A bad case is reported in the "
             "'errors' column and does not stop the cohort; the table is written atomically. "
-            "Exit status 1 when every case failed. "
-            "Example: imaging features --masks masks/ --schema paediatric --morphology --out features.csv"
+            "Exit status 1 when every case failed."
         ),
+        examples=EXAMPLE,
     )
     p.add_argument("--masks", required=True, help="directory of <case>.nii[.gz] label maps")
     p.add_argument("--images", help="directory of images (<case>.nii.gz, <case>_0000.nii.gz, or a DICOM series folder <case>/ or <case>_0000/); for radiomics")

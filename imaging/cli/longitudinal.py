@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
 
 EXAMPLE = """\
@@ -20,22 +22,22 @@ scans.csv (mask paths relative to the CSV's folder; accepted and software_versio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "longitudinal",
         help="tumour volume over time: change vs previous scans and nadir, PD/SD/PR/CR",
         description=(
-            "Per scan: sub-region volumes (mL) and their change (mL, %%) against the previous "
+            "Per scan: sub-region volumes (mL) and their change (mL, %) against the previous "
             "accepted scan, the one before it and the nadir. The 'response' column is PD when "
-            "the volume of --region rose by >= --pd-threshold %% against either of the two "
+            "the volume of --region rose by >= --pd-threshold % against either of the two "
             "previous accepted scans, CR when it is <= --cr-volume mL, PR when it fell by "
-            ">= --pr-threshold %% against the first accepted scan, SD otherwise; empty (with "
+            ">= --pr-threshold % against the first accepted scan, SD otherwise; empty (with "
             "the reason in 'response_reason') for rejected scans and scans without enough "
             "earlier accepted scans. Scans of one date segmented by two software versions are "
             "reference scans: version pairs whose volumes differ by more than "
             "--software-tolerance are flagged."
         ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLE,
     )
     p.add_argument("--scans", required=True, help="CSV with patient,date,mask[,accepted,software_version]")
     p.add_argument("--out", required=True, help="output table (.csv, .tsv or .parquet)")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example:
+  imaging phantoms --out ph --n 5 --spacing 1,1,3 --shape 64,64,22
+"""
 
 
 def _spacing(text: str) -> tuple[float, float, float]:
@@ -27,16 +34,17 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "phantoms",
         help="write a synthetic tumour phantom cohort",
         description=(
             "Write N synthetic head phantoms with multi-region tumours as NIfTI: "
             "images/<case>_0000..0003.nii.gz (T1, T1c, T2, FLAIR), masks/<case>.nii.gz, "
             "phantoms.csv (expected volumes, mL) and dataset.json. A non-empty --out is refused "
-            "unless --overwrite (which replaces it once the new cohort is complete). "
-            "Example: imaging phantoms --out ph --n 5 --spacing 1,1,3 --shape 64,64,22"
+            "unless --overwrite (which replaces it once the new cohort is complete)."
         ),
+        examples=EXAMPLE,
     )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--n", type=int, default=5, help="number of cases (default 5)")

@@ -6,11 +6,20 @@ import argparse
 import logging
 import sys
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example:
+  imaging segment --images imgs/ --out seg/ --save-members \\
+      && imaging qc --members seg/members --out qc.csv
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "qc",
         help="ensemble quality control: alarms per case from the members' agreement",
         description=(
@@ -19,10 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "against the fusion, set per-member thresholds median - alpha * MAD over the "
             "cohort, and count alarms (an infinite or undefined HD95 is always one). Writes "
             "one row per case, most alarms first. --members is the folder written by "
-            "'imaging segment --save-members' (<case>/<member>.nii.gz). "
-            "Example: imaging segment --images imgs/ --out seg/ --save-members && "
-            "imaging qc --members seg/members --out qc.csv"
+            "'imaging segment --save-members' (<case>/<member>.nii.gz)."
         ),
+        examples=EXAMPLE,
     )
     p.add_argument("--members", required=True, help="folder of <case>/<member>.nii.gz label maps")
     p.add_argument("--out", required=True, help="output table (.csv)")

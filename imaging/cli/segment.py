@@ -6,11 +6,19 @@ import argparse
 import logging
 import sys
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
+
+EXAMPLE = """\
+example:
+  imaging segment --images imgs/ --out seg/ --save-members
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "segment",
         help="segment tumour sub-regions with a 3D U-Net (fold ensemble, mirroring TTA)",
         description=(
@@ -21,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(data/segmentation_demo) is used: it is NOT a clinical model. An nnU-Net v2 results "
             "folder (dataset.json, plans.json, fold_*) runs through nnU-Net and needs "
             "--trust-checkpoint. A failing case is reported and the cohort goes on; the exit "
-            "status is 1 when every case failed. Runs on CUDA when available, CPU otherwise. "
-            "Example: imaging segment --images imgs/ --out seg/ --save-members"
+            "status is 1 when every case failed. Runs on CUDA when available, CPU otherwise."
         ),
+        examples=EXAMPLE,
     )
     p.add_argument("--images", required=True, help="folder of <case>_<cccc>.nii.gz channel files")
     p.add_argument("--out", required=True, help="output folder for <case>.nii.gz label maps")

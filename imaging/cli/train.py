@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from imaging.cli._common import add_command
+
 logger = logging.getLogger(__name__)
 
 EXAMPLE = """\
@@ -39,7 +41,8 @@ def _triple(kind: type) -> object:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
         help="train a 3D U-Net model folder (k-fold ensemble, transfer learning, frozen fine-tuning)",
         description=(
@@ -53,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "on its held-out cases. An epoch is --iterations-per-epoch optimiser steps. Runs on "
             "CUDA when available. The folder is written only when training completes."
         ),
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLE,
     )
     p.add_argument("--images", required=True, help="folder of <case>_<cccc>.nii.gz (or DICOM <case>_<cccc>/)")
     p.add_argument("--masks", required=True, help="folder of <case>.nii.gz label maps")

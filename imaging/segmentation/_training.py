@@ -43,20 +43,6 @@ from imaging.segmentation.models import (
     save_model,
 )
 
-__all__ = [
-    "TrainResult",
-    "prepare_cases",
-    "sample_patches",
-    "freeze_parameters",
-    "train_model",
-    "fine_tune",
-    "stepwise_transfer",
-    "train_folds",
-    "kfold_splits",
-    "load_init_weights",
-    "HEAD_PREFIXES",
-]
-
 logger = logging.getLogger(__name__)
 
 

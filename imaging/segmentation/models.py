@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from imaging._io import atomic_path
+from imaging._io import atomic_path, read_json_object
 from imaging.labels import get_schema
 
 __all__ = [
@@ -210,12 +210,7 @@ class UNetConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"model config not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a model config must be a JSON object, got {type(data).__name__}")
+        data = read_json_object(path, "a model config")
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as exc:

@@ -43,7 +43,6 @@ Region-based models (labels given as lists) need the explicit mapping of their
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -55,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from imaging._io import read_json_object
 from imaging.labels import get_schema
 
 __all__ = [
@@ -104,16 +104,6 @@ class NnUNetFolder:
         return len(self.dataset.get("channel_names") or self.dataset.get("modality") or {})
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return data
-
-
 def check_model_folder(
     folder: str | os.PathLike[str],
     folds: Sequence[int | str] | None = None,
@@ -155,8 +145,8 @@ def check_model_folder(
             f"{path} is not a complete nnU-Net v2 model folder: missing {missing} "
             f"(found {found}). Expected dataset.json, plans.json and fold_<k>/{checkpoint_name}."
         )
-    dataset = _read_json(path / "dataset.json")
-    plans = _read_json(path / "plans.json")
+    dataset = read_json_object(path / "dataset.json", "dataset.json")
+    plans = read_json_object(path / "plans.json", "plans.json")
     for key in ("labels", "channel_names"):
         if key not in dataset and not (key == "channel_names" and "modality" in dataset):
             raise ValueError(f"{path / 'dataset.json'} has no {key!r} entry")
