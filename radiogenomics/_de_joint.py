@@ -18,7 +18,7 @@ The dispersions are edgeR's Cox–Reid tagwise dispersions (``estimateDisp``) on
 class x imaging design. With classes of ~10 samples and 8 slopes the unpenalised
 :math:`H_1` saturates the small class (and a class of zeros sends its intercept to the
 clip), so :math:`H_1` is fitted with the same shrinkage as the classifier
-(:func:`radiogenomics.classifiers._shrinkage.class_coefficients`, ``shrinkage="normal"``):
+(:func:`radiogenomics._class_model.class_coefficients`, ``shrinkage="normal"``):
 class deviations from the pooled (:math:`H_0`) fit under an empirical-Bayes normal prior
 whose variances are estimated across all tested genes. The statistic is then a penalised
 likelihood ratio; the :math:`\chi^2` p-value is used for ranking (it is exact only
@@ -71,8 +71,7 @@ def joint_lrt(
         ``LR``, ``df``, ``pvalue``, ``padj`` (BH), ``dispersion``. All-zero genes are left
         out.
     """
-    from .classifiers._nb_radiogenomics import full_rank_design, model_design
-    from .classifiers._shrinkage import class_coefficients
+    from ._class_model import class_coefficients, full_rank_design, model_design
     from .counts import SizeFactors
     from .de import bh_adjust
     from .dispersion import estimate_dispersion

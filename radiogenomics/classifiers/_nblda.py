@@ -5,7 +5,8 @@ r"""Negative-binomial and Poisson linear discriminant analysis.
 - :class:`PLDA` — Witten (2011), CRAN ``PoiClaClu`` ``Classify`` / ``Classify.cv``.
 
 Both model a count as :math:`X_{ig} \sim \mathrm{NB}/\mathrm{Pois}(s_i\,x_{\cdot g}\,d_{kg})`
-with size factors :math:`s_i` (:class:`radiogenomics._normalization.CountSizeModel`) and
+with size factors :math:`s_i` (:class:`radiogenomics.counts.SizeFactors`,
+``convention="poiclaclu"``) and
 class effects
 
 .. math:: d_{kg} = 1 + \mathrm{Soft}\Bigl(\frac{a_{kg}}{b_{kg}} - 1,
@@ -16,21 +17,17 @@ class effects
 from __future__ import annotations
 
 import logging
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
 
-from .._normalization import (
-    CountSizeModel,
-    _canon,
-    library_counts,
-    prepare_fit,
-    prepare_predict,
-    softmax_rows,
-)
+from ..counts import as_size_factors
+from ._base import DEPRECATED, CountClassifier, CountData, select_genes
 from ._inner_cv import inner_folds, inner_splits
+from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
 logger = logging.getLogger(__name__)
 
@@ -181,25 +178,37 @@ def find_best_transform(x: np.ndarray) -> float:
     return float(alphas[np.argmin(np.abs(gof - target))])
 
 
-def _prior(prior: Any, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if prior is None or (isinstance(prior, str) and prior == "equal"):
-        return np.full(len(classes), 1.0 / len(classes))
-    if isinstance(prior, str) and prior == "proportional":
-        return np.array([(y == c).mean() for c in classes])
-    if isinstance(prior, dict):
-        p = np.array([prior[c] for c in classes], dtype=float)
-    else:
-        p = np.asarray(prior, dtype=float)
-    if p.shape != (len(classes),) or np.any(p <= 0):
-        raise ValueError(f"prior must give a positive value for each class {list(classes)}")
-    return p / p.sum()
+class _NullModel:
+    r"""PoiClaClu ``NullModel`` / ``NullModelTest``: size factors :math:`s_i`
+    (:class:`~radiogenomics.counts.SizeFactors`, ``convention="poiclaclu"``, from ``lib``
+    -- all genes -- when given) and expected counts :math:`\hat n_{ig} = s_i x_{\cdot g}`
+    with the training column totals of ``x``."""
+
+    def __init__(self, spec: Any, x: np.ndarray, lib: np.ndarray | None = None) -> None:
+        self.colsum_ = np.asarray(x, dtype=float).sum(axis=0)
+        src = np.asarray(x if lib is None else lib, dtype=float)
+        self.model_ = as_size_factors(spec, "poiclaclu").fit_array(src)
+        self.sizes_ = self.model_.sizes_
+
+    def expected(self) -> np.ndarray:
+        return np.outer(self.sizes_, self.colsum_)
+
+    def test_expected(self, xte: np.ndarray) -> np.ndarray:
+        return np.outer(self.model_.transform_array(np.asarray(xte, dtype=float)),
+                        self.colsum_)
 
 
 # --------------------------------------------------------------------------------------
 # Estimators
 # --------------------------------------------------------------------------------------
-class _CountLDA(ClassifierMixin, BaseEstimator):
+class _CountLDA(CountClassifier):
+    """NBLDA / PLDA on the classifier base: joint log-likelihood = the packages'
+    discriminant (``decision_function`` returns it, per class)."""
+
     _negative_binomial = True
+    _decision = "discriminant"
+    _renamed = {"normalization": "size_factors", "prior": "priors"}
+    _parameter_hints = COMMON_HINTS
 
     def _core_fit(self, x, y, classes, rho, alpha, lib=None):
         """Fit on count matrix ``x`` (already restricted to genes); size factors from
@@ -207,7 +216,7 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
         if alpha is not None:
             x = x**alpha
             lib = None if lib is None else lib**alpha
-        sm = CountSizeModel(self.normalization).fit(x, lib=lib)
+        sm = _NullModel(self._sf, x, lib)
         ns = sm.expected()
         d = class_effects(x, ns, y, classes, rho, self.beta)
         out = {"size_model": sm, "d": d, "alpha": alpha}
@@ -217,14 +226,17 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             out["dispersion"] = shrunken_dispersions(init, self.target, self.phi_epsilon)
         return out
 
+    def _discriminant(self, m, xte, prior, nste):
+        if self._negative_binomial:
+            return nb_discriminant(xte, nste, m["d"], m["dispersion"], prior)
+        return poisson_discriminant(xte, nste, m["d"], prior)
+
     def _core_disc(self, m, xte, prior, lib=None):
         if m["alpha"] is not None:
             xte = xte**m["alpha"]
             lib = None if lib is None else lib**m["alpha"]
         nste = m["size_model"].test_expected(xte if lib is None else lib)
-        if self._negative_binomial:
-            return nb_discriminant(xte, nste, m["d"], m["dispersion"], prior)
-        return poisson_discriminant(xte, nste, m["d"], prior)
+        return self._discriminant(m, xte, prior, nste)
 
     def _cv_rho(self, x, y, classes, alpha, rhos, prior, n_splits, n_repeats, lib=None,
                 full=None):
@@ -253,29 +265,27 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
                 lte = None if lte is None else lte**af
             nste = m["size_model"].test_expected(xte if lte is None else lte)
             for j in range(len(rhos)):
-                if self._negative_binomial:
-                    dsc = nb_discriminant(xte, nste, m["d"][j], m["dispersion"], prior)
-                else:
-                    dsc = poisson_discriminant(xte, nste, m["d"][j], prior)
+                dsc = self._discriminant({**m, "d": m["d"][j]}, xte, prior, nste)
                 errs[j] += np.sum(classes[np.argmax(dsc, axis=1)] != y[te])
         return errs / len(splits)
 
-    def fit(self, X: Any, y: Any, features: Any = None):
-        """Fit on training counts (samples x genes) and labels; returns self."""
-        _canon(self.normalization)
-        df, yy, full = prepare_fit(self, X, y, full=True)
+    def _fit(self, data: CountData) -> None:
+        self._sf = as_size_factors(self._param("size_factors"), "poiclaclu")
+        full, yy = data.counts, data.y.to_numpy()
+        self.genes_ = select_genes(full, data.y, self.n_genes, self.de_method, self.quantile)
+        df = full.loc[:, self.genes_]
         x = df.to_numpy()
-        lib = library_counts(self, df, full)
-        self._uses_lib = lib is not None
+        self._all_genes_ = self.library == "all" and full.shape[1] > df.shape[1]
+        lib = full.to_numpy() if self._all_genes_ else None
         classes = self.classes_
-        self.prior_ = _prior(self.prior, classes, yy)
+        self._priors(yy)
         alpha = self._alpha(x)
         self.alpha_ = alpha
         if self.rho is None:
             xa = x**alpha if alpha is not None else x
             la = None if lib is None else (lib**alpha if alpha is not None else lib)
-            sm = CountSizeModel(self.normalization).fit(xa, lib=la)
-            maxrho = _max_rho(xa, sm.expected(), yy, classes, self.beta)
+            maxrho = _max_rho(xa, _NullModel(self._sf, xa, la).expected(), yy, classes,
+                              self.beta)
             rhos = np.linspace(0.0, maxrho * 2.0 / 3.0, self._n_rho())
             err = self._cv_rho(x, yy, classes, alpha, rhos, self.prior_, *self._cv_shape(),
                                lib=lib, full=full if full.shape[1] > df.shape[1] else None)
@@ -291,28 +301,25 @@ class _CountLDA(ClassifierMixin, BaseEstimator):
             self.dispersion_initial_ = pd.Series(m["dispersion_initial"], index=self.genes_)
             self.dispersion_ = pd.Series(m["dispersion"], index=self.genes_)
         self.size_factors_ = pd.Series(m["size_model"].sizes_, index=df.index)
-        return self
 
-    def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
-        """Discriminant scores, shape (n_samples, n_classes) (``classes_`` order)."""
-        if self._uses_lib:
-            sel, full = prepare_predict(self, X, full=True)
-            return self._core_disc(self._model, sel.to_numpy(), self.prior_, full.to_numpy())
-        x = prepare_predict(self, X).to_numpy()
-        return self._core_disc(self._model, x, self.prior_)
-
-    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
-        """Softmax of the discriminant scores (the packages give no probabilities)."""
-        return softmax_rows(self.decision_function(X))
-
-    def predict(self, X: Any, features: Any = None) -> np.ndarray:
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+    def _joint_log_likelihood(self, data: CountData) -> np.ndarray:
+        """The discriminant :func:`nb_discriminant` / :func:`poisson_discriminant`."""
+        x = data.counts.loc[:, self.genes_].to_numpy()
+        lib = data.counts.to_numpy() if self._all_genes_ else None
+        return self._core_disc(self._model, x, self.prior_, lib)
 
 
+_LDA_CONSTRAINTS = {**COMMON_CONSTRAINTS,
+                    "rho": [Interval(Real, 0, None, closed="left"), None],
+                    "beta": [Interval(Real, 0, None, closed="neither")],
+                    "n_folds": [Interval(Integral, 2, None, closed="left")]}
+
+
+@fill_doc
 class NBLDA(_CountLDA):
     r"""Negative-binomial linear discriminant analysis (Dong et al. 2016; CRAN NBLDA 1.0.1).
 
-    Equal to ``trainNBLDA(x, y, type=normalization, train.control=nbldaControl())``:
+    Equal to ``trainNBLDA(x, y, type=size_factors, train.control=nbldaControl())``:
     moment dispersions of the raw training counts, shrunk towards ``target`` by sSeq's
     ``getAdjustDisp`` and set to 0 when :math:`\le` ``phi_epsilon``; class effects
     :math:`d_{kg}` soft-thresholded by ``rho`` (see the module docstring); discriminant
@@ -323,9 +330,9 @@ class NBLDA(_CountLDA):
     n_genes : int or None
         ``None``: all genes; otherwise the top ``n_genes`` by the exact test, selected
         inside ``fit``.
-    normalization : {"mle", "deseq", "quantile", "tmm"}
-        Size factors (``"library"`` is an alias of ``"mle"``). Test samples are always
-        normalised against the training reference. R's NBLDA ``type="tmm"`` instead
+    {{size_factors}}
+        PoiClaClu's ``"mle"`` is ``"library"``, ``"deseq"`` is ``"rle"``. Test samples
+        are always normalised against the training reference. R's NBLDA ``type="tmm"`` instead
         normalises the test samples among themselves, so only its training side
         (:math:`d_{kg}`, dispersions) can be compared.
     rho : float or None
@@ -334,48 +341,43 @@ class NBLDA(_CountLDA):
         (accuracy; the largest best rho); when ``n_genes`` selects a subset, every inner
         training fold re-runs the quantile filter and the DE selection on its own rows
         (nested tuning, :func:`~._inner_cv.inner_folds`).
-    beta, prior, target, phi_epsilon : as ``nbldaControl()`` (1, equal, 0, 0.15).
+    beta, target, phi_epsilon : as ``nbldaControl()`` (1, 0, 0.15).
+    {{priors}}
+        Default equal (``nbldaControl()``).
     random_state : int, RandomState or None — CV folds.
-    de_method : {"exact", "lrt", "deseq2"}
-        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
-        selector of the NB model).
-    quantile : float or None
-        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
-        filter, i.e. plain edgeR ``topTags`` as in the R references).
-    library : {"all", "selected"}
-        Which genes the size factors are computed from when ``n_genes`` selects a subset.
-        ``"all"`` (default): every training gene, i.e. the library sizes of the whole
-        transcriptome, and a test sample's factor from all of its genes against the
-        training reference. ``"selected"``: the selected genes only — what R's NBLDA /
-        PoiClaClu compute when handed the selected-gene matrix. With a few strongly DE
-        genes that sum is dominated by the class effect itself (one class looks like the
-        larger libraries), which shrinks and can even invert the class effects
-        :math:`d_{kg}`; use it only to reproduce such R runs. Identical when all genes
-        are used.
+    {{selection}}
+    {{library}}
     """
 
     _negative_binomial = True
+    _parameter_constraints = {**_LDA_CONSTRAINTS,
+                              "target": [Real], "phi_epsilon": [Real],
+                              "tune_length": [Interval(Integral, 1, None, closed="left")],
+                              "n_repeats": [Interval(Integral, 1, None, closed="left")]}
 
-    def __init__(self, n_genes: int | None = None, normalization: str = "mle",
-                 rho: float | None = None, beta: float = 1.0, prior: Any = None,
+    def __init__(self, n_genes: int | None = None, size_factors: Any = "library",
+                 rho: float | None = None, beta: float = 1.0, priors: Any = "equal",
                  target: float = 0.0, phi_epsilon: float = 0.15, tune_length: int = 10,
                  n_folds: int = 5, n_repeats: int = 2, random_state: Any = None,
                  de_method: str = "exact", quantile: float | None = 0.25,
-                 library: str = "all") -> None:
+                 library: str = "all", normalization: Any = DEPRECATED,
+                 prior: Any = DEPRECATED) -> None:
         self.n_genes = n_genes
         self.library = library
         self.de_method = de_method
         self.quantile = quantile
-        self.normalization = normalization
+        self.size_factors = size_factors
         self.rho = rho
         self.beta = beta
-        self.prior = prior
+        self.priors = priors
         self.target = target
         self.phi_epsilon = phi_epsilon
         self.tune_length = tune_length
         self.n_folds = n_folds
         self.n_repeats = n_repeats
         self.random_state = random_state
+        self.normalization = normalization
+        self.prior = prior
 
     def _alpha(self, x):
         return None
@@ -387,6 +389,7 @@ class NBLDA(_CountLDA):
         return int(self.n_folds), int(self.n_repeats)
 
 
+@fill_doc
 class PLDA(_CountLDA):
     r"""Poisson linear discriminant analysis (Witten 2011; PoiClaClu ``Classify``).
 
@@ -401,49 +404,43 @@ class PLDA(_CountLDA):
     rho : float or None
         ``None`` tunes it as ``Classify.cv`` (30 values ``seq(0, 2/3 max rho)``,
         ``n_folds``-fold stratified CV, largest rho of minimal error). Unlike
-        ``Classify.cv`` the folds use ``normalization`` (PoiClaClu uses ``"quantile"``).
-    normalization : {"mle", "deseq", "quantile", "tmm"}
+        ``Classify.cv`` the folds use ``size_factors`` (PoiClaClu uses ``"quantile"``).
+    {{size_factors}}
     transform : bool
     alpha : float or None — the power (``None``: :func:`find_best_transform`).
-    beta, prior, random_state
-    de_method : {"exact", "lrt", "deseq2"}
-        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
-        selector of the NB model).
-    quantile : float or None
-        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
-        filter, i.e. plain edgeR ``topTags`` as in the R references).
-    library : {"all", "selected"}
-        Which genes the size factors are computed from when ``n_genes`` selects a subset.
-        ``"all"`` (default): every training gene, i.e. the library sizes of the whole
-        transcriptome, and a test sample's factor from all of its genes against the
-        training reference. ``"selected"``: the selected genes only — what R's NBLDA /
-        PoiClaClu compute when handed the selected-gene matrix. With a few strongly DE
-        genes that sum is dominated by the class effect itself (one class looks like the
-        larger libraries), which shrinks and can even invert the class effects
-        :math:`d_{kg}`; use it only to reproduce such R runs. Identical when all genes
-        are used.
+    beta, random_state
+    {{priors}}
+        Default equal.
+    {{selection}}
+    {{library}}
     """
 
     _negative_binomial = False
+    _parameter_constraints = {**_LDA_CONSTRAINTS, "transform": ["boolean"],
+                              "alpha": [Interval(Real, 0, 1, closed="right"), None],
+                              "n_rho": [Interval(Integral, 1, None, closed="left")]}
 
-    def __init__(self, n_genes: int | None = None, normalization: str = "mle",
+    def __init__(self, n_genes: int | None = None, size_factors: Any = "library",
                  rho: float | None = 0.0, transform: bool = True, alpha: float | None = None,
-                 beta: float = 1.0, prior: Any = None, n_rho: int = 30, n_folds: int = 5,
+                 beta: float = 1.0, priors: Any = "equal", n_rho: int = 30, n_folds: int = 5,
                  random_state: Any = None, de_method: str = "exact",
-                 quantile: float | None = 0.25, library: str = "all") -> None:
+                 quantile: float | None = 0.25, library: str = "all",
+                 normalization: Any = DEPRECATED, prior: Any = DEPRECATED) -> None:
         self.n_genes = n_genes
         self.library = library
         self.de_method = de_method
         self.quantile = quantile
-        self.normalization = normalization
+        self.size_factors = size_factors
         self.rho = rho
         self.transform = transform
         self.alpha = alpha
         self.beta = beta
-        self.prior = prior
+        self.priors = priors
         self.n_rho = n_rho
         self.n_folds = n_folds
         self.random_state = random_state
+        self.normalization = normalization
+        self.prior = prior
 
     def _alpha(self, x):
         if not self.transform:

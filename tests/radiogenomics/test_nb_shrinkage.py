@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
+from radiogenomics._class_model import class_coefficients, prior_variance
 from radiogenomics.calibration import (
     Calibrator,
     expected_calibration_error,
@@ -17,7 +18,6 @@ from radiogenomics.calibration import (
 )
 from radiogenomics.classifiers import NBRadiogenomicsClassifier
 from radiogenomics.classifiers._feature_transform import FeatureTransform
-from radiogenomics.classifiers._shrinkage import class_coefficients, prior_variance
 from radiogenomics.glm import nb_glm_fit, nb_logpmf
 
 

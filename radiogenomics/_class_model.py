@@ -1,4 +1,11 @@
-r"""Class-specific NB coefficients of the radiogenomics-NB model, optionally shrunk.
+r"""The class-specific NB model of radiogenomics-NB: its design and its coefficients.
+
+Shared by :class:`radiogenomics.classifiers.NBRadiogenomicsClassifier` and the joint
+likelihood-ratio test (:func:`radiogenomics._de_joint.joint_lrt`), so it sits below both
+(numpy, scipy and :mod:`radiogenomics.glm` only):
+
+- :func:`model_design`, :func:`full_rank_design` -- the mean model's design matrix;
+- :func:`class_coefficients` -- class-specific coefficients, optionally shrunk.
 
 For gene ``g``, class ``c`` and standardised imaging features ``x_i`` the model has
 
@@ -55,9 +62,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..glm import ETA_MAX, ETA_MIN, nb_glm_fit
+from .glm import ETA_MAX, ETA_MIN, nb_glm_fit
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["model_design", "full_rank_design", "class_coefficients", "prior_variance",
+           "ClassFit", "SHRINKAGE_METHODS"]
+
+
+def model_design(codes: np.ndarray, K: int, Z: np.ndarray, slopes: str = "class") -> np.ndarray:
+    """Design of the radiogenomics-NB mean model: class intercepts, then imaging slopes.
+
+    ``slopes="class"``: ``[1{c_i = k}]_k`` and ``[1{c_i = k} x_i]_k`` (class-specific
+    slopes, the model the classifier fits); ``"shared"``: ``[1{c_i = k}]_k`` and ``x_i``.
+    """
+    onehot = np.eye(K)[codes]
+    if slopes == "shared" or Z.shape[1] == 0:
+        return np.column_stack([onehot, Z])
+    return np.column_stack([onehot, *(onehot[:, [k]] * Z for k in range(K))])
+
+
+def full_rank_design(design: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """``design`` without the columns that are linear combinations of earlier ones.
+
+    Column selection by QR with column pivoting and R's ``qr()`` tolerance (a column is
+    dependent when its pivot ``|R_jj| < tol * |R_11|``). The eight volume ratios need it:
+    ET/WT + ED/WT + NCR/WT = 1 is the intercept.
+    """
+    from scipy.linalg import qr
+
+    if design.shape[1] == 0:
+        return design
+    _, R, piv = qr(design, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    rank = int((d > tol * d[0]).sum())
+    return design[:, np.sort(piv[:rank])]
 
 SHRINKAGE_METHODS = (None, "normal", "prior-count")
 #: prior count of ``shrinkage="prior-count"`` (edgeR's ``predFC`` default is 0.125)
