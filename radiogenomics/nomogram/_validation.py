@@ -11,6 +11,7 @@ calibration intercept and slope.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,33 @@ def _bootstrap_fits(X, y, n_bootstrap, random_state):
         beta, ok = _newton_logit(Xb, yb)
         yield idx, (beta if ok else None)
 
+def _bootstrap_optimism(
+    X: np.ndarray, y: np.ndarray, stat: Callable[[np.ndarray, np.ndarray, bool], np.ndarray], size: int,
+    n_bootstrap: int, random_state: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """rms's bootstrap: for each refit ``beta_b`` on resample ``b``, ``stat(lp[b], y[b], True)``
+    (training, apparent) and ``stat(lp, y, False)`` (test on the original rows), with
+    ``lp = X beta_b``. Returns the mean training and test values over the refits where both
+    are defined (per element), their count, and the number of failed refits."""
+    train_sum = np.zeros(size)
+    test_sum = np.zeros(size)
+    num = np.zeros(size)
+    failed = 0
+    for idx, beta in _bootstrap_fits(X, y, n_bootstrap, random_state):
+        if beta is None:
+            failed += 1
+            continue
+        lp = X @ beta
+        tr = stat(lp[idx], y[idx], True)
+        te = stat(lp, y, False)
+        na = np.isnan(tr + te)
+        num += ~na
+        train_sum += np.where(na, 0, tr)
+        test_sum += np.where(na, 0, te)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return train_sum / num, test_sum / num, num, failed
+
+
 def calibrate(X: np.ndarray, y: np.ndarray, beta0: np.ndarray, n_bootstrap: int = 200,
               random_state: Any = None) -> CalibrationResult:
     """Bootstrap optimism-corrected calibration curve, as ``rms::calibrate(fit, B)``.
@@ -164,26 +192,10 @@ def calibrate(X: np.ndarray, y: np.ndarray, beta0: np.ndarray, n_bootstrap: int 
         return _approx_first(xs, ys, predy)
 
     orig = cal(X @ beta0, y)
-    train_sum = np.zeros(predy.size)
-    test_sum = np.zeros(predy.size)
-    num = np.zeros(predy.size)
-    failed = 0
-    for idx, beta in _bootstrap_fits(X, y, n_bootstrap, random_state):
-        if beta is None:
-            failed += 1
-            continue
-        lp = X @ beta
-        tr = cal(lp[idx], y[idx]) - predy
-        te = cal(lp, y) - predy
-        na = np.isnan(tr + te)
-        num += ~na
-        train_sum += np.where(na, 0, tr)
-        test_sum += np.where(na, 0, te)
+    training, test, num, failed = _bootstrap_optimism(
+        X, y, lambda lp, yy, apparent: cal(lp, yy) - predy, predy.size, n_bootstrap, random_state)
     if failed:
         logger.warning("%d bootstrap refits failed (separation or non-convergence)", failed)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        training = train_sum / num
-        test = test_sum / num
     optimism = training - test
     index_orig = orig - predy
     table = pd.DataFrame({
@@ -198,6 +210,7 @@ def calibrate(X: np.ndarray, y: np.ndarray, beta0: np.ndarray, n_bootstrap: int 
         mean_absolute_error=float(np.nanmean(np.abs(err))),
         mean_squared_error=float(np.nanmean(err ** 2)),
         quantile90_absolute_error=float(np.nanquantile(np.abs(err), 0.9)), n_failed=failed)
+
 
 def validate(X: np.ndarray, y: np.ndarray, beta0: np.ndarray, n_bootstrap: int = 200,
              random_state: Any = None) -> ValidationResult:
@@ -218,22 +231,7 @@ def validate(X: np.ndarray, y: np.ndarray, beta0: np.ndarray, n_bootstrap: int =
         return np.array([dxy, dxy / 2 + 0.5, brier, a, b])
 
     orig = indexes(X @ beta0, y, True)
-    tr_sum = np.zeros(5)
-    te_sum = np.zeros(5)
-    num = np.zeros(5)
-    failed = 0
-    for idx, beta in _bootstrap_fits(X, y, n_bootstrap, random_state):
-        if beta is None:
-            failed += 1
-            continue
-        lp = X @ beta
-        tr = indexes(lp[idx], y[idx], True)
-        te = indexes(lp, y, False)
-        na = np.isnan(tr + te)
-        num += ~na
-        tr_sum += np.where(na, 0, tr)
-        te_sum += np.where(na, 0, te)
-    training, test = tr_sum / num, te_sum / num
+    training, test, num, failed = _bootstrap_optimism(X, y, indexes, 5, n_bootstrap, random_state)
     optimism = training - test
     table = pd.DataFrame({"index.orig": orig, "training": training, "test": test, "optimism": optimism,
                           "index.corrected": orig - optimism, "n": num.astype(int)},
