@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
-from .._normalization import select_genes
 from ..de import uncached
+from ._base import select_genes
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def inner_folds(counts: pd.DataFrame, y: Any, splits: Sequence[tuple[np.ndarray,
                 *, n_genes: int | None, de_method: str = "exact",
                 quantile: float | None = 0.25) -> list[InnerFold]:
     """The inner folds with their own genes: for each ``(train, test)`` of ``splits``, the
-    quantile filter and the DE test (:func:`radiogenomics._normalization.select_genes`)
+    quantile filter and the DE test (:func:`radiogenomics.classifiers._base.select_genes`)
     run on ``counts.iloc[train]`` and ``y[train]`` only.
 
     ``counts`` are all genes of the outer training split (samples x genes); ``n_genes=None``

@@ -20,15 +20,18 @@ softmax of :math:`\delta_k` and the shrunken centroids are
 from __future__ import annotations
 
 import logging
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils._param_validation import Interval
 
-from .._normalization import CountSizeModel, _canon, prepare_fit, prepare_predict, softmax_rows
+from ..counts import as_size_factors
+from ._base import DEPRECATED, CountClassifier, CountData, select_genes
 from ._inner_cv import inner_folds
+from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,8 @@ def _balanced_folds(y: np.ndarray, n_folds: int | None, random_state: Any) -> li
     return [te for _, te in skf.split(np.zeros(len(y)), y)]
 
 
-class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
+@fill_doc
+class NearestShrunkenCentroid(CountClassifier):
     r"""Nearest shrunken centroid classifier on :math:`\log_2(\text{count}+1)`, pamr-equal.
 
     Parameters
@@ -104,20 +108,16 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
         selects a subset, every inner training fold re-selects its own genes (nested).
     n_genes : int or None
         Top genes by the exact test, selected inside ``fit`` (``None``: all).
-    normalization : None or {"mle", "deseq", "quantile", "tmm"}
-        ``None`` (as in ``pamr.train(log2(x + 1))``): raw counts. Otherwise counts are
-        divided by size factors (mean 1 over training samples, test samples against the
-        training reference) before the log.
-    prior : None, "proportional", "equal" or array — ``None`` = class proportions (pamr).
+    {{size_factors}}
+        ``None`` (default, as in ``pamr.train(log2(x + 1))``): raw counts. Otherwise counts
+        are divided by size factors (``convention="poiclaclu"`` rescaled to mean 1 over
+        the training samples, test samples against the training reference) before the log.
+    {{priors}}
+        Default the class proportions (pamr).
     offset_percent : float — percentile of the gene sds added as :math:`s_0` (50).
     n_threshold : int — grid length (30).
     n_folds : int or None; random_state : CV folds.
-    de_method : {"exact", "lrt", "deseq2"}
-        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
-        selector of the NB model).
-    quantile : float or None
-        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
-        filter, i.e. plain edgeR ``topTags`` as in the R references).
+    {{selection}}
 
     Attributes
     ----------
@@ -125,46 +125,49 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
     sd_ (with :math:`s_0`), offset_, cv_results_ (when tuned), classes_, genes_.
     """
 
+    _decision = "discriminant"
+    _renamed = {"normalization": "size_factors", "prior": "priors"}
+    _parameter_hints = COMMON_HINTS
+    _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
+        "threshold": [Interval(Real, 0, None, closed="left"), None],
+        "offset_percent": [Interval(Real, 0, 100, closed="both")],
+        "n_threshold": [Interval(Integral, 1, None, closed="left")],
+        "n_folds": [Interval(Integral, 2, None, closed="left"), None],
+    }
+
     def __init__(self, threshold: float | None = None, n_genes: int | None = None,
-                 normalization: str | None = None, prior: Any = None,
+                 size_factors: Any = None, priors: Any = "proportional",
                  offset_percent: float = 50.0, n_threshold: int = 30,
                  n_folds: int | None = None, random_state: Any = None,
-                 de_method: str = "exact", quantile: float | None = 0.25) -> None:
+                 de_method: str = "exact", quantile: float | None = 0.25,
+                 normalization: Any = DEPRECATED, prior: Any = DEPRECATED) -> None:
         self.threshold = threshold
         self.n_genes = n_genes
         self.de_method = de_method
         self.quantile = quantile
-        self.normalization = normalization
-        self.prior = prior
+        self.size_factors = size_factors
+        self.priors = priors
         self.offset_percent = offset_percent
         self.n_threshold = n_threshold
         self.n_folds = n_folds
         self.random_state = random_state
+        self.normalization = normalization
+        self.prior = prior
 
     # -- transforms --------------------------------------------------------------
     def _log_fit(self, x: np.ndarray):
-        if self.normalization is None:
+        if self._sf is None:
             return None, np.log2(x + 1.0)
-        sm = CountSizeModel(_canon(self.normalization)).fit(x)
+        sm = as_size_factors(self._sf, "poiclaclu").fit_array(np.asarray(x, dtype=float))
         s = sm.sizes_ * len(sm.sizes_)
         return sm, np.log2(x / s[:, None] + 1.0)
 
     def _log_new(self, sm, x: np.ndarray) -> np.ndarray:
         if sm is None:
             return np.log2(x + 1.0)
-        s = sm.test_sizes(x) * len(sm.sizes_)
+        s = sm.transform_array(np.asarray(x, dtype=float)) * len(sm.sizes_)
         return np.log2(x / s[:, None] + 1.0)
-
-    def _prior_vec(self, y, classes):
-        if self.prior is None or (isinstance(self.prior, str) and self.prior == "proportional"):
-            return np.array([(y == c).mean() for c in classes])
-        if isinstance(self.prior, str) and self.prior == "equal":
-            return np.full(len(classes), 1.0 / len(classes))
-        p = np.asarray([self.prior[c] for c in classes] if isinstance(self.prior, dict)
-                       else self.prior, dtype=float)
-        if p.shape != (len(classes),) or np.any(p <= 0):
-            raise ValueError(f"prior needs one positive value per class {list(classes)}")
-        return p / p.sum()
 
     @staticmethod
     def _shrunk(st, threshold):
@@ -174,15 +177,16 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
         z = (z_raw - st["overall"][None, :]) / st["sd"][None, :]
         return diag_disc(z, self._shrunk(st, threshold), prior)
 
-    def fit(self, X: Any, y: Any, features: Any = None):
-        """Fit on counts (samples x genes) and labels; returns self."""
-        df, yy, full = prepare_fit(self, X, y, full=True)
+    def _fit(self, data: CountData) -> None:
+        self._sf = self._param("size_factors")
+        full, yy = data.counts, data.y.to_numpy()
+        self.genes_ = select_genes(full, data.y, self.n_genes, self.de_method, self.quantile)
+        df = full.loc[:, self.genes_]
         classes = self.classes_
         x = df.to_numpy()
         sm, z = self._log_fit(x)
         self._size_model = sm
-        prior = self._prior_vec(yy, classes)
-        self.prior_ = prior
+        prior = self._priors(yy)
         st = nsc_statistics(z, yy, classes, self.offset_percent)
         if self.threshold is None:
             grid = _grid(st["delta"], int(self.n_threshold))
@@ -217,17 +221,8 @@ class NearestShrunkenCentroid(ClassifierMixin, BaseEstimator):
         self.shrunken_centroids_ = pd.DataFrame(
             st["overall"][:, None] + shr * st["sd"][:, None], index=g, columns=classes)
         self.n_nonzero_ = int((np.abs(shr).sum(axis=1) > 0).sum())
-        return self
 
-    def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
-        """pamr discriminant scores (n_samples x n_classes)."""
-        x = prepare_predict(self, X).to_numpy()
-        z = self._log_new(self._size_model, x)
+    def _joint_log_likelihood(self, data: CountData) -> np.ndarray:
+        """pamr discriminant scores (n_samples x n_classes); posteriors are their softmax."""
+        z = self._log_new(self._size_model, data.counts.loc[:, self.genes_].to_numpy())
         return self._disc(self._stats, z, self.threshold_, self.prior_)
-
-    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
-        """pamr posteriors (softmax of the discriminant)."""
-        return softmax_rows(self.decision_function(X))
-
-    def predict(self, X: Any, features: Any = None) -> np.ndarray:
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]

@@ -38,23 +38,24 @@ same :math:`s_g+s_0` in the differences and in the discriminant (the paper's met
 from __future__ import annotations
 
 import logging
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
 
-from .._normalization import library_counts, prepare_fit, prepare_predict, softmax_rows
+from ..counts import as_size_factors
 from ..voom import voom
+from ._base import DEPRECATED, CountClassifier, CountData, select_genes
 from ._inner_cv import _folds_per_repeat, inner_folds, inner_splits
-from ._nsc import diag_disc, soft_shrink
+from ._nsc import _grid, diag_disc, soft_shrink
+from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["VoomNSC", "weighted_statistics"]
 
-_NORMS = {"tmm": "TMM", "deseq": "deseq", "rle": "deseq", "none": "none", "mle": "none",
-          "library": "none", "quantile": "quantile"}
 
 
 def weighted_statistics(x: np.ndarray, w: np.ndarray, y: np.ndarray,
@@ -106,117 +107,41 @@ def _mlseq_scale(shrunk: np.ndarray, se: np.ndarray) -> np.ndarray:
     return out.T
 
 
-def _class_prior(prior: Any, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The prior vector of :class:`VoomNSC` (class proportions, equal, or given)."""
-    if prior is None or (isinstance(prior, str) and prior == "proportional"):
-        return np.array([(y == c).mean() for c in classes])
-    if isinstance(prior, str) and prior == "equal":
-        return np.full(len(classes), 1.0 / len(classes))
-    if isinstance(prior, str):
-        raise ValueError(f"prior must be 'proportional', 'equal', a dict or an array; got {prior!r}")
-    p = np.asarray([prior[c] for c in classes] if isinstance(prior, dict) else prior, dtype=float)
-    if p.shape != (len(classes),) or np.any(p <= 0):
-        raise ValueError(f"prior needs one positive value per class {list(classes)}")
-    return p / p.sum()
-
-
 class _VoomModel:
     """Training normalisation reference + voom + weighted statistics.
 
-    ``tmm_cache`` (a dict) memoises TMM factors per (sample, reference sample) pair, so
-    the folds of the threshold CV, which mostly share their reference sample, do not
-    recompute them; keys are row positions in the full training matrix (``rows``). The
-    cached values are exactly the recomputed ones.
+    Library sizes are edgeR's effective ones, ``lib.size * norm.factors``
+    (:class:`~radiogenomics.counts.SizeFactors` with ``convention="edger"``, from all
+    columns of ``x``). ``tmm_cache`` (a dict) memoises TMM factors per (sample, reference
+    sample) pair, so the folds of the threshold CV, which mostly share their reference
+    sample, do not recompute them; keys are row positions in the full training matrix
+    (``rows``). The cached values are exactly the recomputed ones.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, norm: str,
+    def __init__(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, spec: Any,
                  rows: np.ndarray | None = None, tmm_cache: dict | None = None,
                  cols: np.ndarray | None = None):
         """``x``: training counts; library sizes and normalisation factors come from all
         of its columns, voom and the centroids from columns ``cols`` (default all)."""
-        from ..counts import _tmm_reference_column
-
-        self.norm = norm
         self.cols = cols
-        lib = x.sum(axis=1)
-        keep = (x > 0).any(axis=0)
-        self.keep = keep
-        xk = x[:, keep]
-        if norm == "TMM":
-            self.ref = _tmm_reference_column(xk.T, lib)
-            self.ref_x = xk[self.ref].copy()
-            self.ref_lib = float(lib[self.ref])
-            rows = np.arange(len(x)) if rows is None else rows
-            cache = {} if tmm_cache is None else tmm_cache
-            self._cache = cache
-            ref_id = int(rows[self.ref])
-            self._ref_id = ref_id
-            keys = [(int(r), ref_id) for r in rows]
-            # genes that are zero in a sample or in the reference drop out of TMM, so the
-            # factor does not depend on which all-zero genes were removed
-            self._fill_tmm(keys, xk, lib)
-            raw = np.array([cache[k] for k in keys])
-        elif norm == "deseq":
-            with np.errstate(divide="ignore"):
-                self.gm = np.exp(np.log(xk).mean(axis=0))
-            ok = self.gm > 0
-            if not ok.any():
-                raise ValueError("normalization 'deseq': no gene is positive in every "
-                                 "training sample; use 'tmm'")
-            raw = np.median(xk[:, ok] / self.gm[ok], axis=1) / lib
-        elif norm == "quantile":
-            raw = np.quantile(xk / lib[:, None], 0.75, axis=1)
-            if np.any(raw <= 0):
-                raise ValueError("normalization 'quantile': a training sample has upper "
-                                 "quartile 0; use 'tmm'")
-        else:
-            raw = np.ones(len(x))
-        self.gmean = float(np.exp(np.mean(np.log(raw))))
-        lib_tr = lib * raw / self.gmean
-        E, W = voom(x if cols is None else x[:, cols], design=y, lib_size=lib_tr)
+        rows = np.arange(len(x)) if rows is None else rows
+        self.sf = as_size_factors(spec, "edger").fit_array(x, keys=rows, cache=tmm_cache)
+        E, W = voom(x if cols is None else x[:, cols], design=y, lib_size=self.sf.sizes_)
         self.E = E.to_numpy()
         self.W = W.to_numpy()
         self.stats = weighted_statistics(self.E, self.W, y, classes)
-
-    def _fill_tmm(self, keys: list, xk: np.ndarray, lib: np.ndarray) -> None:
-        """TMM factors of the rows of ``xk`` whose keys are not cached yet, in one
-        compiled call (parallel over samples)."""
-        from ..counts import _tmm_many
-
-        todo = [i for i, k in enumerate(keys) if k not in self._cache]
-        if todo:
-            f = _tmm_many(xk[todo], self.ref_x, lib[todo], self.ref_lib)
-            for i, v in zip(todo, f, strict=True):
-                self._cache[keys[i]] = float(v)
 
     def test_logcpm(self, xte: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Test log-CPM with library sizes normalised against the training reference
         (``rows``: positions of the test samples in the full training matrix, for the TMM
         cache of the CV folds)."""
-        lib = xte.sum(axis=1)
-        xk = xte[:, self.keep]
-        if self.norm == "TMM":
-            if rows is None:  # not part of the CV: no cache entry to share
-                from ..counts import _tmm_many
-
-                raw = _tmm_many(xk, self.ref_x, lib, self.ref_lib)
-            else:
-                keys = [(int(r), self._ref_id) for r in rows]
-                self._fill_tmm(keys, xk, lib)
-                raw = np.array([self._cache[k] for k in keys])
-        elif self.norm == "deseq":
-            ok = self.gm > 0
-            raw = np.median(xk[:, ok] / self.gm[ok], axis=1) / lib
-        elif self.norm == "quantile":
-            raw = np.quantile(xk / lib[:, None], 0.75, axis=1)
-        else:
-            raw = np.ones(len(xte))
-        lib_te = lib * raw / self.gmean
+        lib_te = self.sf.transform_array(xte, keys=rows)
         xs = xte if self.cols is None else xte[:, self.cols]
         return np.log2((xs + 0.5) / (lib_te[:, None] + 1.0) * 1e6)
 
 
-class VoomNSC(ClassifierMixin, BaseEstimator):
+@fill_doc
+class VoomNSC(CountClassifier):
     r"""voom-weighted nearest shrunken centroids (voomNSC; Zararsiz et al. 2017).
 
     Parameters
@@ -231,28 +156,24 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         samples, held-out fold included); the largest threshold of minimal error wins.
     n_genes : int or None
         Top genes by the exact test, selected inside ``fit`` (``None``: all genes).
-    normalization : {"tmm", "deseq", "none"}
-        Library-size factors for voom (``"deseq"`` = edgeR RLE, as MLSeq).
+    {{size_factors}}
+        Default ``"tmm"``; ``convention="edger"``: ``"deseq"`` (``"rle"``) is edgeR RLE as
+        in MLSeq, ``"none"`` (``"library"``) the library sizes, ``"quantile"`` edgeR's
+        upper quartile.
     mlseq_compat : bool
         Reproduce MLSeq's misaligned ``se.scale`` and its sd rescaling (module docstring).
     n_threshold, n_folds, n_repeats, random_state
-    de_method : {"exact", "lrt", "deseq2"}
-        DE test of the gene selection (:class:`radiogenomics.de.DEGeneSelector`, the
-        selector of the NB model).
-    quantile : float or None
-        Quantile filter applied before the DE test (0.25, as the NB model; ``None``: no
-        filter, i.e. plain edgeR ``topTags`` as in the R references).
+    {{selection}}
     library : {"all", "selected"}
         Library sizes and normalisation factors from every training gene (default; as
         voom on the full ``DGEList`` before subsetting) or from the selected genes only
         (what MLSeq computes when handed the selected-gene matrix; a few strongly DE genes
         then dominate the library sizes). Identical when all genes are used.
 
-    prior : "proportional", "equal", dict or array
-        Class priors :math:`\pi_k` of the discriminant: the training class proportions
-        (MLSeq, pamr; default), equal priors (for balanced accuracy on unbalanced labels:
-        with few informative genes the proportional prior predicts the majority class), or
-        given values (normalised to sum 1).
+    {{priors}}
+        Default the class proportions (MLSeq, pamr); ``"equal"`` for balanced accuracy on
+        unbalanced labels (with few informative genes the proportional prior predicts the
+        majority class).
 
     Attributes
     ----------
@@ -262,31 +183,39 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
     left out because their pooled sd is undefined), classes_, genes_, prior_.
     """
 
+    _decision = "discriminant"
+    _renamed = {"normalization": "size_factors", "prior": "priors"}
+    _parameter_hints = COMMON_HINTS
+    _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
+        "threshold": [Interval(Real, 0, None, closed="left"), None],
+        "mlseq_compat": ["boolean"],
+        "n_threshold": [Interval(Integral, 1, None, closed="left")],
+        "n_folds": [Interval(Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, threshold: float | None = None, n_genes: int | None = None,
-                 normalization: str = "tmm", mlseq_compat: bool = False,
+                 size_factors: Any = "tmm", mlseq_compat: bool = False,
                  n_threshold: int = 30, n_folds: int = 5, n_repeats: int = 2,
                  random_state: Any = None, de_method: str = "exact",
                  quantile: float | None = 0.25, library: str = "all",
-                 prior: Any = "proportional") -> None:
+                 priors: Any = "proportional", normalization: Any = DEPRECATED,
+                 prior: Any = DEPRECATED) -> None:
         self.threshold = threshold
-        self.prior = prior
+        self.priors = priors
         self.n_genes = n_genes
         self.library = library
         self.de_method = de_method
         self.quantile = quantile
-        self.normalization = normalization
+        self.size_factors = size_factors
         self.mlseq_compat = mlseq_compat
         self.n_threshold = n_threshold
         self.n_folds = n_folds
         self.n_repeats = n_repeats
         self.random_state = random_state
-
-    def _norm(self) -> str:
-        key = str(self.normalization).lower()
-        if key not in _NORMS:
-            raise ValueError(f"normalization must be 'tmm', 'deseq' or 'none'; got "
-                             f"{self.normalization!r}")
-        return _NORMS[key]
+        self.normalization = normalization
+        self.prior = prior
 
     def _sd(self, st) -> np.ndarray:
         if self.mlseq_compat:
@@ -312,28 +241,24 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
             z = self._z(model, xte)
         return diag_disc(z, self._shrunk(model.stats, threshold), prior)
 
-    def fit(self, X: Any, y: Any, features: Any = None):
-        """Fit on training counts (samples x genes) and labels; returns self."""
-        norm = self._norm()
-        df, yy, full = prepare_fit(self, X, y, full=True)
+    def _fit(self, data: CountData) -> None:
+        norm = as_size_factors(self._param("size_factors"), "edger")
+        full, yy = data.counts, data.y.to_numpy()
+        self.genes_ = select_genes(full, data.y, self.n_genes, self.de_method, self.quantile)
+        df = full.loc[:, self.genes_]
         classes = self.classes_
-        x = library_counts(self, df, full)
-        if x is None:
+        self._all_genes_ = self.library == "all" and full.shape[1] > df.shape[1]
+        if not self._all_genes_:
             x, cols = df.to_numpy(), None
         else:  # voom and the centroids on the selected genes (voom on a full DGEList, subset)
-            cols = full.columns.get_indexer(self.genes_)
+            x, cols = full.to_numpy(), full.columns.get_indexer(self.genes_)
         self._cols = cols
-        prior = _class_prior(self.prior, classes, yy)
-        self.prior_ = prior
+        prior = self._priors(yy)
         cache: dict = {}
         model = _VoomModel(x, yy, classes, norm, tmm_cache=cache, cols=cols)
         st = model.stats
         if self.threshold is None:
-            thr = np.linspace(0.0, np.abs(st["delta"]).max(), int(self.n_threshold))
-            nz = np.array([(soft_shrink(st["delta"], t) != 0).any(axis=1).sum() for t in thr])
-            zeros = np.nonzero(nz == 0)[0]
-            if len(zeros):
-                thr = thr[: zeros[0] + 1]
+            thr = _grid(st["delta"], int(self.n_threshold))
             splits = inner_splits(yy, self.n_folds, self.n_repeats, self.random_state)
             nested = full.shape[1] > df.shape[1]
             folds = (inner_folds(full, yy, splits, n_genes=self.n_genes, de_method=self.de_method,
@@ -372,27 +297,17 @@ class VoomNSC(ClassifierMixin, BaseEstimator):
         self.delta_shrunk_ = pd.DataFrame(shr, index=g, columns=classes)
         self.n_nonzero_ = int((np.abs(shr).sum(axis=1) > 0).sum())
         self.n_undefined_ = int(st["undefined"].sum())
-        return self
 
-    def decision_function(self, X: Any, features: Any = None) -> np.ndarray:
-        """Discriminant scores (n_samples x n_classes)."""
-        return self._disc(self._model, self._test_matrix(X), self.threshold_, self.prior_)
-
-    def _test_matrix(self, X: Any) -> np.ndarray:
-        """Test counts on the training genes: all of them when the library sizes come
-        from the whole transcriptome, else the selected ones."""
-        if self._cols is not None:
-            return prepare_predict(self, X, full=True)[1].to_numpy()
-        return prepare_predict(self, X).to_numpy()
-
-    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
-        return softmax_rows(self.decision_function(X))
-
-    def predict(self, X: Any, features: Any = None) -> np.ndarray:
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+    def _joint_log_likelihood(self, data: CountData) -> np.ndarray:
+        """Discriminant scores (n_samples x n_classes): all training genes when the library
+        sizes come from the whole transcriptome, else the selected ones."""
+        cols = self._train_columns if self._cols is not None else self.genes_
+        return self._disc(self._model, data.counts.loc[:, cols].to_numpy(), self.threshold_,
+                          self.prior_)
 
     def transform_test(self, X: Any) -> pd.DataFrame:
         """Test log-CPM against the training normalisation reference (MLSeq ``voomGSD``)."""
-        df = prepare_predict(self, X)
-        return pd.DataFrame(self._model.test_logcpm(self._test_matrix(X)), index=df.index,
-                            columns=df.columns)
+        data = self._predict_data(X)
+        cols = self._train_columns if self._cols is not None else self.genes_
+        return pd.DataFrame(self._model.test_logcpm(data.counts.loc[:, cols].to_numpy()),
+                            index=data.counts.index, columns=self.genes_)

@@ -8,8 +8,8 @@ import pytest
 from baseline_helpers import nb_noise
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from radiogenomics._normalization import select_genes
 from radiogenomics.classifiers import NBLDA, RFGenomics, VoomNSC
+from radiogenomics.classifiers._base import select_genes
 from radiogenomics.classifiers._inner_cv import (
     _SELECTIONS,
     inner_cv_predict,
