@@ -146,7 +146,8 @@ class Result:
         if not head:
             s = self.summary()
             head = {"summary": f"{s.shape[0]} rows x {s.shape[1]} columns"}
-        inner = ", ".join(f"{k}={_fmt_value(v, 4)}" for k, v in head.items())
+        inner = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={_fmt_value(v, 4)}"
+                          for k, v in head.items())
         return f"{type(self).__name__}({inner})"
 
     # ------------------------------------------------------------------ output

@@ -6,6 +6,7 @@ that builds a small instance.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -259,6 +260,9 @@ def test_contract(result, tmp_path):
     assert "<table" in result._repr_html_()
     r = repr(result)
     assert r.startswith(type(result).__name__ + "(") and "\n" not in r and len(r) < 400
+    buf = io.StringIO()
+    result.print_summary(file=buf)
+    assert buf.getvalue().startswith(f"<{result.title}>") and "---" in buf.getvalue()
     for suffix in (".csv", ".json", ".html"):
         p = result.save(tmp_path / f"out{suffix}")
         assert isinstance(p, Path) and p.is_file() and p.stat().st_size > 0
