@@ -1,10 +1,39 @@
-"""The result base of the ``imaging`` package: the same class as ``radiogenomics.results``.
+"""One contract for every result object of radiogenomics and imaging: :class:`Result`.
 
-``imaging`` never imports ``radiogenomics`` (DESIGN.md), so it carries its own copy of the
-one result contract; ``tests/radiogenomics/test_results.py`` checks that the code below is
-identical to ``radiogenomics/results.py``. Change both together. See that module for the
-contract (``summary``, ``to_frame``, ``print_summary``, ``to_html``, ``_repr_html_``,
-``__repr__``, ``save(path) -> Path``, ``plot(ax=None)``).
+A result is what an analysis returns: a fitted test, a curve, a benchmark. Every one of
+them, whatever it holds, answers the same calls (after lifelines'
+``statistics.StatisticalResult``, which gives ``summary``, ``print_summary``, ``to_html``,
+``_repr_html_`` and ``__repr__`` to every test):
+
+========================  ===============================================================
+``summary()``             the table a reader reads (DataFrame): one row per term, group,
+                          case, metric ... (implemented by every subclass)
+``to_frame()``            the tidy data behind the result (DataFrame, one row per
+                          observation: a curve point, a split x method x metric, a scan).
+                          Defaults to ``summary()`` where the summary already is that
+                          finest grain; a subclass says in its docstring which it is.
+``print_summary()``       title, header facts (``key: value``) and the summary, as text
+``to_html()``             the same as an HTML fragment; ``_repr_html_`` shows it in Jupyter
+``__repr__``              ``ClassName(key=value, ...)`` from the header facts, one line
+``save(path) -> Path``    atomic write (temporary file, then rename) chosen by suffix:
+                          ``.csv``, ``.tsv``, ``.json`` (pandas ``orient="table"``, keeps
+                          index and dtypes), ``.html`` (the ``to_html`` page), ``.parquet``.
+                          Results that are inherently several files (a benchmark folder, a
+                          model folder, a report) write a folder for a path without suffix.
+``plot(ax=None)``         matplotlib: draws on ``ax`` and returns it; with ``ax=None`` makes
+                          its own figure. Results that draw several panels return the
+                          ``Figure`` when they made it.
+========================  ===============================================================
+
+Subclasses implement ``summary()`` and ``plot(ax=None, ...)``; they may override
+``_header()`` (the facts printed above the table), ``to_frame()``, ``_saved_table()``
+(what a single-file ``save`` writes, default ``summary()``) and ``_save_folder(path)``
+(results that are several files). A subclass that is a dataclass is declared with
+``@dataclass(repr=False)`` so that it keeps this one-line ``__repr__``.
+
+The class lives here, in the lower of the two packages (``imaging`` never imports
+``radiogenomics``; ``radiogenomics`` builds on ``imaging``), and is public as
+:class:`radiogenomics.results.Result`.
 """
 
 from __future__ import annotations
