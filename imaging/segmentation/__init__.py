@@ -11,7 +11,8 @@ Modules
     mirroring test-time augmentation, fold ensembles, cohort batches (``imaging segment``).
 ``train``
     Dice + cross-entropy training with foreground-oversampled patches, k-fold training and
-    stepwise transfer learning with a frozen encoder or decoder.
+    stepwise transfer learning with a frozen encoder or decoder (the loop lives in
+    ``_training`` and is re-exported), and ``train_cohort``, the ``imaging train`` pipeline.
 ``nnunet``
     Run a user's trained nnU-Net v2 model folder when ``nnunetv2`` is installed.
 ``train_demo``
