@@ -128,3 +128,28 @@ def test_lgg_status_genes_are_differential(lgg):
     mut = (lgg.y == "Mutant").to_numpy()
     diff = cpm[mut].mean() - cpm[~mut].mean()
     assert np.corrcoef(diff, eff)[0, 1] > 0.5
+
+
+def test_datasets_package_public_names_and_lazy_simulators():
+    """``radiogenomics.datasets`` is a package: its public names are unchanged, the real
+    loaders are cheap to import (the simulators load on first use), and the bundled cohort's
+    ratios are imaging's (one formula, ``imaging.volumes.volume_ratios``)."""
+    import subprocess
+    import sys
+
+    import radiogenomics.datasets as ds
+
+    assert sorted(ds.__all__) == sorted([
+        "data_dir", "load_cervical", "load_tcga_lgg", "TCGALGG", "load_lgg_radiogenomics",
+        "load_humangender", "thin_counts", "simulate_radiogenomic_cohort", "simulate_ich_cohort"])
+    for name in ds.__all__:
+        assert callable(getattr(ds, name)), name
+    code = ("import sys, radiogenomics.datasets as d; d.load_cervical; "
+            "assert 'radiogenomics.datasets._plasmode' not in sys.modules; "
+            "d.load_lgg_radiogenomics; assert 'radiogenomics.datasets._plasmode' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from imaging.volumes import volume_ratios
+
+    lgg = load_lgg_radiogenomics(n_genes=5, kind="parametric")
+    vol = load_tcga_lgg().volumes.loc[lgg.features.index]
+    pd.testing.assert_frame_equal(lgg.features, volume_ratios(vol), check_names=False)
