@@ -51,7 +51,6 @@ def main() -> None:
     args = ap.parse_args()
     if args.nested_cost and args.n_genes is None:
         ap.error("--nested-cost needs --n-genes")
-    from radiogenomics._normalization import select_genes
     from radiogenomics.classifiers import (
         NBLDA,
         PLDA,
@@ -60,6 +59,7 @@ def main() -> None:
         RFRadiogenomics,
         VoomNSC,
     )
+    from radiogenomics.classifiers._base import select_genes
     from radiogenomics.classifiers._inner_cv import _SELECTIONS
     from radiogenomics.de import _DE_CACHE
 
