@@ -58,17 +58,11 @@ def _upper_quartile(x: np.ndarray, lib: np.ndarray, p: float = 0.75) -> np.ndarr
     return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
-def _tmm_pair(
-    obs: np.ndarray,
-    ref: np.ndarray,
-    n_obs: float,
-    n_ref: float,
-    logratio_trim: float = 0.3,
-    sum_trim: float = 0.05,
-    weighting: bool = True,
-    a_cutoff: float = -1e10,
-) -> float:
-    r"""Unscaled TMM factor of one library against the reference library.
+def _tmm_many(x: np.ndarray, ref: np.ndarray, lib: np.ndarray, n_ref: float,
+              logratio_trim: float = 0.3, sum_trim: float = 0.05, weighting: bool = True,
+              a_cutoff: float = -1e10) -> np.ndarray:
+    r"""Unscaled TMM factor of every row (library) of samples x genes ``x`` (sizes ``lib``)
+    against the reference library ``ref`` (size ``n_ref``); compiled, parallel over samples.
 
     With :math:`M_g = \log_2\frac{y_{og}/N_o}{y_{rg}/N_r}`,
     :math:`A_g = \tfrac12\log_2\frac{y_{og}}{N_o}\frac{y_{rg}}{N_r}` and
@@ -76,17 +70,7 @@ def _tmm_pair(
     finite M and A are kept when the (average-tie) rank of M lies in
     :math:`[\lfloor n\,t_M\rfloor + 1, n - \lfloor n\,t_M\rfloor]` and that of A in the same
     range with :math:`t_A`; the factor is :math:`2^{\sum M_g/v_g / \sum 1/v_g}`.
-    Vectorised over genes.
     """
-    return float(_tmm_many(np.asarray(obs, dtype=float)[None, :], ref, np.array([n_obs]), n_ref,
-                           logratio_trim, sum_trim, weighting, a_cutoff)[0])
-
-
-def _tmm_many(x: np.ndarray, ref: np.ndarray, lib: np.ndarray, n_ref: float,
-              logratio_trim: float = 0.3, sum_trim: float = 0.05, weighting: bool = True,
-              a_cutoff: float = -1e10) -> np.ndarray:
-    """:func:`_tmm_pair` of every row of samples x genes ``x`` (sizes ``lib``) against
-    ``ref``; compiled, parallel over samples."""
     from ._kernels import tmm_factors
 
     return tmm_factors(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(ref, dtype=float),
