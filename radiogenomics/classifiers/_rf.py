@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -43,12 +44,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._normalization import prepare_fit, prepare_predict
-from .._validation import _show, as_feature_frame, check_same_ids
+from .._validation import _show
+from ._base import CountClassifier, CountData, ImagingClassifier, select_genes
 from ._forest import FittedForest, fit_forest
-from ._inner_cv import inner_folds, inner_splits
+from ._imaging import ImagingFeatures
+from ._inner_cv import inner_folds
+from ._params import COMMON_CONSTRAINTS, COMMON_HINTS
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +121,7 @@ def _copy_state(random_state: Any) -> Any:
     return random_state
 
 
-class RFGenomics(ClassifierMixin, BaseEstimator):
+class RFGenomics(CountClassifier):
     r"""Random forest on :math:`\log_2(\mathrm{CPM}+1)` of the top DE genes (RF-genomics).
 
     Parameters
@@ -179,7 +183,26 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
     (10, True)
     """
 
-    uses_features = False
+    _parameter_constraints = {
+        "n_genes": COMMON_CONSTRAINTS["n_genes"],
+        "library": COMMON_CONSTRAINTS["library"],
+        "random_state": COMMON_CONSTRAINTS["random_state"],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "tune_n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"),
+                         Interval(Real, 0, 1, closed="right"),
+                         StrOptions({"sqrt", "log2"}), None],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "scoring": [str, callable],
+        "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
+        "n_jobs": [Integral, None],
+        "backend": [StrOptions({"numba", "sklearn"})],
+    }
+    _parameter_hints = {**COMMON_HINTS, "backend": "must be 'numba' or 'sklearn'",
+                        "n_estimators": "must be an integer >= 1",
+                        "tune_n_estimators": "must be an integer >= 1",
+                        "cv": "must be an integer >= 2"}
 
     def __init__(self, n_genes: int | None = 10, n_estimators: int = 500,
                  max_features: Any = None, min_samples_leaf: Any = 1, cv: int = 10,
@@ -201,26 +224,10 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         self.backend = backend
 
     # ----------------------------------------------------------------- design matrix
-    def _check_params(self) -> None:
-        if self.backend not in ("numba", "sklearn"):
-            raise ValueError(f"backend must be 'numba' or 'sklearn'; got {self.backend!r}")
-        for name in ("n_estimators", "tune_n_estimators", "cv"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < (2 if name == "cv" else 1):
-                raise ValueError(f"{name} must be an integer >= {2 if name == 'cv' else 1}; "
-                                 f"got {v!r}")
-
-    def _check_features(self, features: Any, index: pd.Index, *,
-                        fitting: bool) -> pd.DataFrame | None:
-        """The feature rows of ``index`` (``None`` for RF-genomics)."""
-        if features is not None and not self.uses_features:
-            logger.debug("%s ignores imaging features", type(self).__name__)
-        return None
-
     def _design(self, counts: pd.DataFrame, lib: np.ndarray, F: pd.DataFrame | None,
-                impute: pd.Series | None) -> pd.DataFrame:
-        """:math:`\\log_2(10^6 y/L + 1)` of the selected genes (plus the features, missing
-        values filled with ``impute``, in the subclass)."""
+                imaging: ImagingFeatures | None) -> pd.DataFrame:
+        """:math:`\\log_2(10^6 y/L + 1)` of the selected genes (plus the features ``F``
+        imputed by the fitted ``imaging``, in the subclass)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             cpm = counts.to_numpy(dtype=np.float64) / lib[:, None] * 1e6
         cpm[~np.isfinite(cpm)] = 0.0  # an empty library: every gene is 0
@@ -245,7 +252,7 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
                           random_state=random_state, **params)
 
     def _search(self, Z: np.ndarray, y: np.ndarray, grid: dict[str, list[Any]],
-                fixed: dict[str, Any], folds: int,
+                fixed: dict[str, Any], cv: StratifiedKFold, splits: list,
                 fold_design: Any = None) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Inner stratified CV over ``grid``: (table of mean/sd scores, best parameters).
 
@@ -259,7 +266,6 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         fold scores averaged without weights and the first best mean (in grid order) kept
         (accuracy and balanced accuracy are computed directly, :func:`_fast_score`).
         """
-        cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         if self.backend == "sklearn" and fold_design is None:
             search = GridSearchCV(
                 self._forest(int(self.tune_n_estimators), **fixed), grid,
@@ -273,7 +279,6 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
             state = _copy_state(self.random_state)  # GridSearchCV clones before splitting
             scorer = get_scorer(self.scoring)
             params = list(ParameterGrid(grid))
-            splits = list(cv.split(Z, y))
             scores = np.empty((len(params), len(splits)))
             for j, (tr, te) in enumerate(splits):
                 Ztr, Zte = (Z[tr], Z[te]) if fold_design is None else fold_design(j, tr, te)
@@ -298,17 +303,22 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         return res, best
 
     # ------------------------------------------------------------------- estimator
-    def fit(self, X: Any, y: Any, features: Any = None) -> RFGenomics:
+    def _imaging(self, F: pd.DataFrame | None) -> ImagingFeatures | None:
+        """The imaging-features transformer fitted on ``F`` (RF-radiogenomics)."""
+        return None
+
+    def _fit(self, data: CountData) -> None:
         """Select genes, tune by nested inner CV and grow the forest on the training samples."""
-        self._check_params()
-        counts, yy, full = prepare_fit(self, X, y, full=True)
+        full, yy = data.counts, data.y.to_numpy()
+        self.genes_ = select_genes(full, data.y, self.n_genes,
+                                   de_method=getattr(self, "de_method", "exact"),
+                                   quantile=getattr(self, "quantile", 0.25))
+        self._all_genes_ = self.library == "all"  # predict: library sizes of every gene
+        counts = full.loc[:, self.genes_]
         lib = self._libs(counts, full)
-        F = self._check_features(features, counts.index, fitting=True)
-        impute = None
-        if F is not None:
-            self.feature_names_ = pd.Index(F.columns)
-            impute = self.impute_values_ = self._medians(F)
-        Z = self._design(counts, lib, F, impute)
+        F = data.features
+        imaging = None if F is None else self.imaging_  # fitted by RFRadiogenomics._fit
+        Z = self._design(counts, lib, F, imaging)
         grid: dict[str, list[Any]] = {}
         if self.max_features is None:
             grid["max_features"] = mtry_grid(Z.shape[1])
@@ -322,26 +332,29 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         folds = min(int(self.cv), n_min)
         tunable = any(len(v) > 1 for v in grid.values())
         if tunable and folds >= 2:
+            # one set of folds for the gene selections and the search (also when
+            # random_state is None)
+            cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            splits = list(cv.split(np.zeros((len(yy), 1)), yy))
             fold_design = None
             if full.shape[1] > counts.shape[1]:  # nested: every inner fold selects its genes
-                splits = inner_splits(yy, folds, 1, self.random_state)
                 inner = inner_folds(full, yy, splits, n_genes=self.n_genes,
                                     de_method=getattr(self, "de_method", "exact"),
                                     quantile=getattr(self, "quantile", 0.25))
 
                 def fold_design(j: int, tr: np.ndarray, te: np.ndarray):
                     f = inner[j]
-                    assert np.array_equal(f.train, tr) and np.array_equal(f.test, te)
                     sub = full.iloc[:, f.cols]
                     libf = lib if self.library == "all" else self._libs(sub, sub)
-                    Ff = None if F is None else F.iloc[tr]
-                    imp = None if Ff is None else self._medians(Ff)
-                    Ztr = self._design(sub.iloc[tr], libf[tr], Ff, imp).to_numpy()
+                    im = None if F is None else self._imaging(F.iloc[tr])
+                    Ztr = self._design(sub.iloc[tr], libf[tr],
+                                       None if F is None else F.iloc[tr], im).to_numpy()
                     Zte = self._design(sub.iloc[te], libf[te],
-                                       None if F is None else F.iloc[te], imp).to_numpy()
+                                       None if F is None else F.iloc[te], im).to_numpy()
                     return Ztr, Zte
 
-            self.cv_results_, best = self._search(Zn, yy, grid, fixed, folds, fold_design)
+            self.cv_results_, best = self._search(Zn, yy, grid, fixed, cv, splits,
+                                                  fold_design)
         else:
             if tunable:
                 logger.warning("smallest class has %d samples: no inner CV, using the first "
@@ -354,26 +367,17 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         self.design_columns_ = pd.Index(Z.columns)
         self.feature_importances_ = pd.Series(self.forest_.feature_importances_,
                                               index=self.design_columns_)
-        return self
 
-    def _medians(self, F: pd.DataFrame) -> pd.Series:
-        return F.median()
-
-    def predict_proba(self, X: Any, features: Any = None) -> np.ndarray:
-        """Class probabilities (mean of the trees' votes), columns in ``classes_`` order."""
+    def _joint_log_likelihood(self, data: CountData) -> np.ndarray:
+        r""":math:`\log \hat p_k(x)`, the log of the forest's class probabilities (the mean
+        of the trees' votes; :math:`-\infty` for a class no tree votes for)."""
         check_is_fitted(self, "forest_")
-        if self.library == "all":
-            counts, full = prepare_predict(self, X, full=True)
-        else:
-            counts = full = prepare_predict(self, X)
-        F = self._check_features(features, counts.index, fitting=False)
-        Z = self._design(counts, self._libs(counts, full), F,
-                         getattr(self, "impute_values_", None))
-        return self.forest_.predict_proba(Z.to_numpy())
-
-    def predict(self, X: Any, features: Any = None) -> np.ndarray:
-        """Most probable class of each sample."""
-        return self.classes_[np.argmax(self.predict_proba(X, features=features), axis=1)]
+        full = data.counts
+        counts = full.loc[:, self.genes_]
+        Z = self._design(counts, self._libs(counts, full), data.features,
+                         getattr(self, "imaging_", None))
+        with np.errstate(divide="ignore"):
+            return np.log(self.forest_.predict_proba(Z.to_numpy()))
 
     def summary(self) -> pd.DataFrame:
         """Predictors (genes, then features) with their impurity importance, largest first."""
@@ -384,7 +388,7 @@ class RFGenomics(ClassifierMixin, BaseEstimator):
         return out.sort_values("importance", ascending=False)
 
 
-class RFRadiogenomics(RFGenomics):
+class RFRadiogenomics(ImagingClassifier, RFGenomics):
     r"""Random forest on :math:`\log_2(\mathrm{CPM}+1)` of the top DE genes plus imaging
     features (RF-radiogenomics).
 
@@ -392,64 +396,75 @@ class RFRadiogenomics(RFGenomics):
 
     impute : {None, "median"}, default None
         Missing feature values (e.g. an undefined volume ratio) raise unless ``"median"``,
-        which fills them with the medians of the training samples.
+        which fills them with the medians of the training samples
+        (:class:`~radiogenomics.classifiers._imaging.ImagingFeatures`, the transformer of
+        the NB model, without standardisation).
+    feature_columns : sequence of str, optional
+        Columns of ``X`` that are imaging features (the rest are gene counts): the model
+        then runs on one combined frame (:func:`~radiogenomics.classifiers.join_features`)
+        inside ``Pipeline`` and ``cross_val_score``. Otherwise pass ``features=``.
 
     ``features`` (samples x features, same sample ids as the counts) is required in ``fit``
     and in every predict-side method. Forests are invariant to monotone rescaling, so the
     features are used unscaled.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from radiogenomics.classifiers import join_features
+    >>> from radiogenomics.datasets import simulate_radiogenomic_cohort
+    >>> d = simulate_radiogenomic_cohort(n_samples=40, n_genes=60, random_state=0)
+    >>> clf = RFRadiogenomics(n_genes=5, n_estimators=20, max_features="sqrt",
+    ...                       feature_columns=list(d.features.columns), random_state=0)
+    >>> cross_val_score(clf, join_features(d.counts, d.features), d.y, cv=3).shape
+    (3,)
     """
 
-    uses_features = True
+    _parameter_constraints = {**RFGenomics._parameter_constraints,
+                              "impute": [StrOptions({"median"}), None],
+                              "feature_columns": ["array-like", None]}
+    _parameter_hints = {**RFGenomics._parameter_hints, "impute": "must be None or 'median'"}
 
     def __init__(self, n_genes: int | None = 10, n_estimators: int = 500,
                  max_features: Any = None, min_samples_leaf: Any = 1, cv: int = 10,
                  tune_n_estimators: int = 100, scoring: str = "accuracy",
                  class_weight: Any = None, impute: str | None = None,
                  random_state: Any = None, n_jobs: int | None = None,
-                 backend: str = "numba", library: str = "all") -> None:
+                 backend: str = "numba", library: str = "all",
+                 feature_columns: Any = None) -> None:
         super().__init__(n_genes=n_genes, n_estimators=n_estimators, max_features=max_features,
                          min_samples_leaf=min_samples_leaf, cv=cv,
                          tune_n_estimators=tune_n_estimators, scoring=scoring,
                          class_weight=class_weight, random_state=random_state, n_jobs=n_jobs,
                          backend=backend, library=library)
         self.impute = impute
+        self.feature_columns = feature_columns
 
-    def _check_features(self, features: Any, index: pd.Index, *,
-                        fitting: bool) -> pd.DataFrame:
-        if features is None:
+    def _fit(self, data: CountData) -> None:
+        if data.features is None:
             raise ValueError(f"{type(self).__name__} needs imaging features: pass "
-                             "features= (samples x features) to fit and predict")
-        F = as_feature_frame(features)
-        if len(F) == len(index) and isinstance(F.index, pd.RangeIndex):
-            F.index = index
-        check_same_ids(index, F.index, "counts", "features")
-        F = F.loc[index]
-        if self.impute not in (None, "median"):
-            raise ValueError(f"impute must be None or 'median'; got {self.impute!r}")
-        if not fitting:
-            missing = self.feature_names_.difference(F.columns)
-            if len(missing):
-                raise ValueError(f"features lack columns used in fit: {_show(missing)}")
-            F = F.loc[:, self.feature_names_]
-        if F.isna().to_numpy().any() and self.impute != "median":
-            rows = F.index[F.isna().any(axis=1)]
-            raise ValueError(f"features have missing values for samples {_show(rows)}; "
-                             "pass impute='median' or fill them")
-        return F
+                             "features= (samples x features) to fit and predict, or "
+                             "feature_columns")
+        self.imaging_ = self._imaging(data.features)
+        self.feature_names_ = self.imaging_.columns_
+        self.impute_values_ = self.imaging_.impute_values_
+        super()._fit(data)
 
-    def _medians(self, F: pd.DataFrame) -> pd.Series:
-        med = F.median()
-        if med.isna().any():
-            raise ValueError(f"features {_show(med.index[med.isna()])} are missing in every "
-                             "training sample")
-        return med
+    def _joint_log_likelihood(self, data: CountData) -> np.ndarray:
+        if data.features is None:
+            raise ValueError(f"{type(self).__name__} was fitted with imaging features "
+                             f"{_show(self.feature_names_)}; pass features= to predict")
+        return super()._joint_log_likelihood(data)
+
+    def _imaging(self, F: pd.DataFrame | None) -> ImagingFeatures | None:
+        return None if F is None else ImagingFeatures(impute=self.impute,
+                                                      standardize=False).fit(F)
 
     def _design(self, counts: pd.DataFrame, lib: np.ndarray, F: pd.DataFrame | None,
-                impute: pd.Series | None) -> pd.DataFrame:
+                imaging: ImagingFeatures | None) -> pd.DataFrame:
         Z = super()._design(counts, lib, None, None)
-        assert F is not None
-        if F.isna().to_numpy().any():
-            F = F.fillna(impute)
+        assert F is not None and imaging is not None
+        F = imaging.transform(F)
         clash = Z.columns.intersection(F.columns)
         if len(clash):
             raise ValueError(f"feature names clash with gene names: {_show(clash)}")
