@@ -352,6 +352,7 @@ class SizeFactors:
                 xk = x[:, self._keep]
                 ref = _tmm_reference_column(xk.T, lib)
                 self._ref_x, self._ref_lib = xk[ref].copy(), float(lib[ref])
+                self._ref_row = x[ref].copy()
                 self._ref_key = ref if keys is None else _plain(keys)[ref]
         raw = self._raw(x, lib, None if keys is None else _plain(keys), training=True)
         sizes = None
@@ -430,6 +431,25 @@ class SizeFactors:
         if bad.any():
             raise _RatioError(np.flatnonzero(bad))
         return s
+
+    @property
+    def reference_(self) -> np.ndarray:
+        """The training reference: ``"library"``, the training constant (mean total for
+        ``"mean"``); ``"ratio"``, the training mean log counts; ``"rle"``, the geometric
+        means; ``"tmm"``, the reference sample's counts."""
+        self._check_fitted()
+        if self.method_ == "library":
+            return np.array([self._c])
+        attr = {"ratio": "_logmean", "tmm": "_ref_row", "rle": "_gm"}.get(self.method_)
+        if attr is None:
+            raise AttributeError(f"SizeFactors({self.method_!r}) keeps no reference sample")
+        return getattr(self, attr)
+
+    @property
+    def scale_(self) -> float:
+        """``convention="edger"``: the geometric mean *C* of the raw training factors; else 1."""
+        self._check_fitted()
+        return float(self._c) if self.convention_ == "edger" and self.method_ != "library" else 1.0
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "sizes_"):

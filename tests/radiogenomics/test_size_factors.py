@@ -150,6 +150,18 @@ def test_home_conventions_equal_old_counts_code(split, method):
     np.testing.assert_array_equal(sf.transform_array(xte), ref_te)
 
 
+def test_old_attributes_kept(split):
+    x = split[0]
+    lib = x.sum(axis=1)
+    assert SizeFactors("library").fit_array(x).reference_[0] == lib.mean()
+    tmm = SizeFactors("tmm").fit_array(x)
+    ref = _tmm_reference_column(x[:, (x > 0).any(axis=0)].T, lib)
+    np.testing.assert_array_equal(tmm.reference_, x[ref])
+    assert tmm.scale_ == tmm._c and SizeFactors("ratio").fit_array(x).scale_ == 1.0
+    with pytest.raises(AttributeError, match="no reference"):
+        SizeFactors("quantile").fit_array(x).reference_  # noqa: B018
+
+
 def test_tmm_cache_gives_the_recomputed_factors(split):
     x, xte, tr, te = split[0], split[1], split[4], split[5]
     cache: dict = {}
