@@ -40,7 +40,7 @@ from radiogenomics.classifiers import (  # noqa: E402
     RFRadiogenomics,
     VoomNSC,
 )
-from radiogenomics.evaluation import RepeatedSplitBenchmark, association_table  # noqa: E402
+from radiogenomics.evaluation import RepeatedSplitBenchmark, stratum_association  # noqa: E402
 
 logging.basicConfig(level=logging.WARNING)
 
@@ -111,4 +111,4 @@ sweep_result.summary()
 # correction and Fisher's exact test).
 
 # %%
-association_table(cohort.labels, cohort.clinical["sex"])
+stratum_association(cohort.labels, cohort.clinical["sex"])

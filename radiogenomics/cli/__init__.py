@@ -20,6 +20,13 @@ SUBCOMMANDS: tuple[str, ...] = ("benchmark", "demo", "survival", "nomogram")
 logger = logging.getLogger("radiogenomics")
 
 
+def add_command(subparsers: argparse._SubParsersAction, name: str, *, help: str,
+                description: str, example: str) -> argparse.ArgumentParser:
+    """The parser of one sub-command, with its ``--help`` ending in an example."""
+    return subparsers.add_parser(name, help=help, description=description,
+                                 epilog=f"example: {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from radiogenomics import __version__
 
@@ -45,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings by default; -v: progress messages (INFO); -vv: DEBUG
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=min(level, logging.INFO), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

@@ -6,8 +6,12 @@
   specificity, PPV, NPV, ROC AUC (NaN where undefined).
 - :func:`corrected_resampled_ttest` — Nadeau–Bengio test for overlapping splits (the
   default of every comparison), :func:`holm_adjust` — Holm's step-down adjustment.
-- :func:`association_table` — stratum (e.g. sex) vs each label (the paper's Table 5).
+- :func:`stratum_association` — stratum (e.g. sex) vs each label (the paper's Table 5;
+  ``association_table`` is its deprecated name).
 - :func:`write_report` — HTML report with figures, tables and provenance, written atomically.
+- :func:`run_protocol` — the paper's whole protocol in one call (what ``radiogenomics
+  benchmark`` runs), returning a :class:`ProtocolResult`; :func:`build_protocol` checks it
+  without fitting.
 """
 
 from __future__ import annotations
@@ -33,7 +37,13 @@ _LAZY: dict[str, str] = {
     "PAPER_METHODS": "radiogenomics.evaluation._methods",
     "make_method": "radiogenomics.evaluation._methods",
     "association_table": "radiogenomics.evaluation._report",
+    "stratum_association": "radiogenomics.evaluation._report",
     "write_report": "radiogenomics.evaluation._report",
+    "run_protocol": "radiogenomics.evaluation.protocol",
+    "build_protocol": "radiogenomics.evaluation.protocol",
+    "bundled_cohort": "radiogenomics.evaluation.protocol",
+    "ProtocolPlan": "radiogenomics.evaluation.protocol",
+    "ProtocolResult": "radiogenomics.evaluation.protocol",
 }
 
 __all__ = list(_LAZY)

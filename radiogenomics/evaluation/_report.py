@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import importlib
 import json
 import logging
 import re
@@ -26,43 +25,12 @@ MARKER = "report.html"
 
 
 # ---------------------------------------------------------------------- Table 5
-def _fallback_association(df: pd.DataFrame, a: str, b: str) -> dict[str, float]:
-    """Chi-square (Yates-corrected for 2x2) and Fisher's exact test of ``a`` vs ``b``."""
-    from scipy.stats import chi2_contingency, fisher_exact
-
-    tab = pd.crosstab(df[a], df[b])
-    chi2, p, dof, _ = chi2_contingency(tab.to_numpy(), correction=True)
-    out = {"chi2": float(chi2), "dof": int(dof), "p_chi2": float(p), "p_fisher": float("nan")}
-    if tab.shape == (2, 2):
-        odds, pf = fisher_exact(tab.to_numpy())
-        out.update(p_fisher=float(pf), odds_ratio=float(odds))
-    return out
-
-
-def _external_association(df: pd.DataFrame, a: str, b: str) -> dict[str, float] | None:
-    """``radiogenomics.association.association_table`` (chi-square with Yates, Fisher)."""
-    try:
-        func = importlib.import_module("radiogenomics.association").association_table
-    except (ImportError, AttributeError):
-        return None
-    res = func(df, a, b)
-    try:
-        out = {"chi2": float(res.chi2), "dof": int(res.df), "p_chi2": float(res.p_value),
-               "p_fisher": float(res.fisher_p_value)}
-    except AttributeError:  # an interface we do not know: use the fallback
-        return None
-    odds = getattr(res, "fisher_odds_ratio", None)
-    if odds is not None:
-        out["odds_ratio"] = float(odds)
-    return out
-
-
-def association_table(labels: pd.DataFrame | pd.Series, strata: pd.Series) -> pd.DataFrame:
+def stratum_association(labels: pd.DataFrame | pd.Series, strata: pd.Series) -> pd.DataFrame:
     """Counts of each label by stratum with chi-square and Fisher p-values (the paper's Table 5).
 
-    Uses :func:`radiogenomics.association.association_table` where available, else
-    ``scipy.stats.chi2_contingency`` (Yates continuity correction for 2x2, as R's
-    ``chisq.test``) and ``scipy.stats.fisher_exact``.
+    One :func:`radiogenomics.association.association_table` per label column
+    (chi-square with Yates' continuity correction for 2x2, as R's ``chisq.test``, and
+    Fisher's exact test).
 
     Parameters
     ----------
@@ -74,10 +42,12 @@ def association_table(labels: pd.DataFrame | pd.Series, strata: pd.Series) -> pd
     Returns
     -------
     DataFrame
-        Indexed by ``(label, class)``, one count column per stratum, and ``chi2``,
+        Indexed by ``(label, class)``, one count column per stratum, and ``n``, ``chi2``,
         ``p_chi2`` (Yates), ``p_fisher`` on the first row of each label. Samples with a
         missing label or stratum are left out of that label's table.
     """
+    from radiogenomics.association import association_table as _association
+
     if isinstance(labels, pd.Series):
         labels = labels.to_frame(labels.name or "label")
     sname = strata.name or "stratum"
@@ -91,17 +61,28 @@ def association_table(labels: pd.DataFrame | pd.Series, strata: pd.Series) -> pd
         df = pd.DataFrame({"label": labels[col], sname: strata.loc[labels.index]}).dropna()
         if df["label"].nunique() < 2 or df[sname].nunique() < 2:
             raise ValueError(f"association of {col!r} with {sname!r} needs two levels of each")
-        stats = _external_association(df, "label", sname) or _fallback_association(df, "label", sname)
+        res = _association(df, "label", sname, warn_small_expected=False)
         tab = pd.crosstab(df["label"], df[sname])
         for i, (cls, counts) in enumerate(tab.iterrows()):
             row = {"label": col, "class": cls, **{str(k): int(v) for k, v in counts.items()}}
             first = i == 0
             row["n"] = int(len(df)) if first else np.nan
-            row["chi2"] = stats.get("chi2", np.nan) if first else np.nan
-            row["p_chi2"] = stats.get("p_chi2", np.nan) if first else np.nan
-            row["p_fisher"] = stats.get("p_fisher", np.nan) if first else np.nan
+            row["chi2"] = res.chi2 if first else np.nan
+            row["p_chi2"] = res.p_value if first else np.nan
+            row["p_fisher"] = res.fisher_p_value if first else np.nan
             rows.append(row)
     return pd.DataFrame(rows).set_index(["label", "class"])
+
+
+def association_table(labels: pd.DataFrame | pd.Series, strata: pd.Series) -> pd.DataFrame:
+    """Deprecated name of :func:`stratum_association` (removed in the next release; the one
+    ``association_table`` is :func:`radiogenomics.association.association_table`)."""
+    import warnings
+
+    warnings.warn("radiogenomics.evaluation.association_table is deprecated; use "
+                  "radiogenomics.evaluation.stratum_association (same arguments) or "
+                  "radiogenomics.association.association_table", FutureWarning, stacklevel=2)
+    return stratum_association(labels, strata)
 
 
 # ---------------------------------------------------------------------- report

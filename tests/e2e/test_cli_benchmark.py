@@ -80,11 +80,11 @@ def _err(capsys):
     [
         (["--target", "nope"], "target column(s) 'nope' not in the labels"),
         (["--target", "mono"], "single class"),
-        (["--stratify-by", "nope"], "--stratify-by column 'nope'"),
+        (["--stratify-by", "nope"], "stratify_by column 'nope'"),
         (["--labels", "{d}/labels_short.csv"], "ids in counts but not in labels: 'P39'"),
         (["--n-genes", "5,x"], "--n-genes must be comma-separated integers"),
         (["--methods", "bogus"], "unknown method 'bogus'"),
-        (["--positive", "maybe"], "--positive 'maybe' is not a class"),
+        (["--positive", "maybe"], "positive class 'maybe' is not a class"),
         (["--counts", "{d}/missing.csv"], "--counts file not found"),
         (["--n-genes", "500"], "n_genes=500 exceeds the 60 genes"),
     ],
@@ -197,10 +197,10 @@ def test_real_methods_on_a_bundled_subset(tmp_path, capsys):
 def test_bundled_caveat_is_the_datasets_description(tmp_path):
     """The report's caveat is the bundled cohort's own description (not hard-coded)."""
     from radiogenomics import datasets
-    from radiogenomics.cli.benchmark import _bundled
-    from radiogenomics.evaluation import BenchmarkResult, write_report
+    from radiogenomics.evaluation import BenchmarkResult, bundled_cohort, write_report
 
-    *_, prov, caveat = _bundled()
+    cohort = bundled_cohort()
+    prov, caveat = cohort.provenance, cohort.caveat
     assert caveat == datasets.load_lgg_radiogenomics().description
     assert caveat in prov
     scores = pd.DataFrame({"repeat": [0, 1], "seed": [1, 2], "method": "m", "n_genes": 10,

@@ -13,8 +13,8 @@ from test_evaluation_standins import LogCountLR, RandomGuess, cohort
 from radiogenomics.evaluation import (
     BenchmarkResult,
     RepeatedSplitBenchmark,
-    association_table,
     corrected_resampled_ttest,
+    stratum_association,
     write_report,
 )
 
@@ -138,7 +138,7 @@ def test_save_and_report(bench_result, tmp_path):
 
     rep = tmp_path / "report"
     X, y, F, sex = cohort(n=50, p=60)
-    tab = association_table(pd.DataFrame({"IDH": y}), sex)
+    tab = stratum_association(pd.DataFrame({"IDH": y}), sex)
     write_report({"IDH": bench_result}, rep, {"n_repeats": 5}, "simulated test cohort",
                  tables={"Table 5": tab})
     html = (rep / "report.html").read_text()
@@ -158,7 +158,13 @@ def test_save_and_report(bench_result, tmp_path):
 def test_association_table_matches_scipy():
     labels = pd.DataFrame({"IDH": ["M"] * 30 + ["W"] * 10, "codel": ["c", "n"] * 20})
     sex = pd.Series(["f"] * 12 + ["m"] * 28, name="sex")
-    tab = association_table(labels, sex)
+    tab = stratum_association(labels, sex)
+    # the old name keeps working for one release, with a FutureWarning
+    from radiogenomics.evaluation import association_table
+
+    with pytest.warns(FutureWarning, match="stratum_association"):
+        old = association_table(labels, sex)
+    pd.testing.assert_frame_equal(old, tab)
     assert tab.loc[("IDH", "M"), "f"] == 12 and tab.loc[("IDH", "W"), "m"] == 10
     ct = pd.crosstab(labels["IDH"], sex).to_numpy()
     assert tab.loc[("IDH", "M"), "p_chi2"] == pytest.approx(stats.chi2_contingency(ct, correction=True)[1])
