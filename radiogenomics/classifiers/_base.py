@@ -218,6 +218,15 @@ class CountClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     #: "log_odds" (scikit-learn) or "discriminant" (the R packages' per-class scores)
     _decision: ClassVar[str] = "log_odds"
 
+    def __sklearn_tags__(self):
+        """Read counts: non-negative, no NaN; scores on scikit-learn's generic (blob) data
+        are not the point of count models."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.poor_score = True
+        return tags
+
     # -------------------------------------------------------------- parameters
     def _validate_params(self) -> None:
         try:

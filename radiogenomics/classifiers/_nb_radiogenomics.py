@@ -281,13 +281,6 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
         self.random_state = random_state
         self.size_factor = size_factor
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
-        tags.input_tags.allow_nan = False
-        tags.classifier_tags.poor_score = True
-        return tags
-
     # ------------------------------------------------------------------ features
     def _features(self, F: pd.DataFrame | None, n: int, *, fitting: bool) -> np.ndarray:
         """Imaging features of ``n`` samples as the model sees them
