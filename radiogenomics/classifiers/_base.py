@@ -228,6 +228,13 @@ class CountClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return tags
 
     # -------------------------------------------------------------- parameters
+    def _store_params(self, params: dict[str, Any]) -> None:
+        """Store every ``__init__`` argument under its own name, unchanged (scikit-learn's
+        rule: ``__init__`` only stores; called as ``self._store_params(locals())``)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     def _validate_params(self) -> None:
         try:
             super()._validate_params()

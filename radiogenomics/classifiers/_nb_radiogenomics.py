@@ -264,22 +264,7 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
         random_state: int | None = None,
         size_factor: str = DEPRECATED,
     ) -> None:
-        self.n_genes = n_genes
-        self.de_method = de_method
-        self.size_factors = size_factors
-        self.dispersion = dispersion
-        self.slopes = slopes
-        self.alpha = alpha
-        self.priors = priors
-        self.quantile = quantile
-        self.impute = impute
-        self.feature_columns = feature_columns
-        self.shrinkage = shrinkage
-        self.feature_transform = feature_transform
-        self.calibration = calibration
-        self.calibration_cv = calibration_cv
-        self.random_state = random_state
-        self.size_factor = size_factor
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ features
     def _features(self, F: pd.DataFrame | None, n: int, *, fitting: bool) -> np.ndarray:

@@ -362,22 +362,7 @@ class NBLDA(_CountLDA):
                  de_method: str = "exact", quantile: float | None = 0.25,
                  library: str = "all", normalization: Any = DEPRECATED,
                  prior: Any = DEPRECATED) -> None:
-        self.n_genes = n_genes
-        self.library = library
-        self.de_method = de_method
-        self.quantile = quantile
-        self.size_factors = size_factors
-        self.rho = rho
-        self.beta = beta
-        self.priors = priors
-        self.target = target
-        self.phi_epsilon = phi_epsilon
-        self.tune_length = tune_length
-        self.n_folds = n_folds
-        self.n_repeats = n_repeats
-        self.random_state = random_state
-        self.normalization = normalization
-        self.prior = prior
+        self._store_params(locals())
 
     def _alpha(self, x):
         return None
@@ -426,21 +411,7 @@ class PLDA(_CountLDA):
                  random_state: Any = None, de_method: str = "exact",
                  quantile: float | None = 0.25, library: str = "all",
                  normalization: Any = DEPRECATED, prior: Any = DEPRECATED) -> None:
-        self.n_genes = n_genes
-        self.library = library
-        self.de_method = de_method
-        self.quantile = quantile
-        self.size_factors = size_factors
-        self.rho = rho
-        self.transform = transform
-        self.alpha = alpha
-        self.beta = beta
-        self.priors = priors
-        self.n_rho = n_rho
-        self.n_folds = n_folds
-        self.random_state = random_state
-        self.normalization = normalization
-        self.prior = prior
+        self._store_params(locals())
 
     def _alpha(self, x):
         if not self.transform:

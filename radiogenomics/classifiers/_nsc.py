@@ -142,18 +142,7 @@ class NearestShrunkenCentroid(CountClassifier):
                  n_folds: int | None = None, random_state: Any = None,
                  de_method: str = "exact", quantile: float | None = 0.25,
                  normalization: Any = DEPRECATED, prior: Any = DEPRECATED) -> None:
-        self.threshold = threshold
-        self.n_genes = n_genes
-        self.de_method = de_method
-        self.quantile = quantile
-        self.size_factors = size_factors
-        self.priors = priors
-        self.offset_percent = offset_percent
-        self.n_threshold = n_threshold
-        self.n_folds = n_folds
-        self.random_state = random_state
-        self.normalization = normalization
-        self.prior = prior
+        self._store_params(locals())
 
     # -- transforms --------------------------------------------------------------
     def _log_fit(self, x: np.ndarray):

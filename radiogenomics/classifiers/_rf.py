@@ -210,18 +210,7 @@ class RFGenomics(CountClassifier):
                  class_weight: Any = None, random_state: Any = None,
                  n_jobs: int | None = None, backend: str = "numba",
                  library: str = "all") -> None:
-        self.n_genes = n_genes
-        self.library = library
-        self.n_estimators = n_estimators
-        self.max_features = max_features
-        self.min_samples_leaf = min_samples_leaf
-        self.cv = cv
-        self.tune_n_estimators = tune_n_estimators
-        self.scoring = scoring
-        self.class_weight = class_weight
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.backend = backend
+        self._store_params(locals())
 
     # ----------------------------------------------------------------- design matrix
     def _design(self, counts: pd.DataFrame, lib: np.ndarray, F: pd.DataFrame | None,
@@ -432,13 +421,7 @@ class RFRadiogenomics(ImagingClassifier, RFGenomics):
                  random_state: Any = None, n_jobs: int | None = None,
                  backend: str = "numba", library: str = "all",
                  feature_columns: Any = None) -> None:
-        super().__init__(n_genes=n_genes, n_estimators=n_estimators, max_features=max_features,
-                         min_samples_leaf=min_samples_leaf, cv=cv,
-                         tune_n_estimators=tune_n_estimators, scoring=scoring,
-                         class_weight=class_weight, random_state=random_state, n_jobs=n_jobs,
-                         backend=backend, library=library)
-        self.impute = impute
-        self.feature_columns = feature_columns
+        self._store_params(locals())
 
     def _fit(self, data: CountData) -> None:
         if data.features is None:

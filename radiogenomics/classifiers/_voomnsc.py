@@ -202,20 +202,7 @@ class VoomNSC(CountClassifier):
                  quantile: float | None = 0.25, library: str = "all",
                  priors: Any = "proportional", normalization: Any = DEPRECATED,
                  prior: Any = DEPRECATED) -> None:
-        self.threshold = threshold
-        self.priors = priors
-        self.n_genes = n_genes
-        self.library = library
-        self.de_method = de_method
-        self.quantile = quantile
-        self.size_factors = size_factors
-        self.mlseq_compat = mlseq_compat
-        self.n_threshold = n_threshold
-        self.n_folds = n_folds
-        self.n_repeats = n_repeats
-        self.random_state = random_state
-        self.normalization = normalization
-        self.prior = prior
+        self._store_params(locals())
 
     def _sd(self, st) -> np.ndarray:
         if self.mlseq_compat:
