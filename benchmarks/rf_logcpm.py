@@ -39,7 +39,7 @@ def main() -> None:
     class RawLogRF(RFGenomics):
         """The previous design: log2(count + 1) of the selected genes."""
 
-        def _design(self, counts, lib, F, impute):
+        def _design(self, counts, lib, F, imaging):
             return np.log2(counts.astype(np.float64) + 1.0)
 
     X, y = load_cervical()
