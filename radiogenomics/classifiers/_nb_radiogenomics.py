@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._class_model import (
@@ -90,9 +90,11 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
         likelihood-ratio test of class intercepts and class x imaging slopes against the
         imaging-only model (:func:`radiogenomics._de_joint.joint_lrt`), which also finds
         genes whose class dependence acts only through imaging slopes.
-    size_factors : {"library", "ratio", "tmm"}, default "library"
-        Size factors (:class:`radiogenomics.counts.SizeFactors`); test samples get theirs
-        against the training reference. (``size_factor``, its old name, still works with a
+    size_factors : str or SizeFactors, default "library"
+        Size factors (:class:`radiogenomics.counts.SizeFactors`, in the method's home
+        convention: ``"library"`` = total count over the training mean, as the paper;
+        ``"ratio"`` DESeq2; ``"tmm"`` edgeR); test samples get theirs against the
+        training reference. (``size_factor``, its old name, still works with a
         ``FutureWarning`` until the next release.)
     dispersion : {"classic", "glm"} or float, default "classic"
         Tagwise dispersions estimated on the quantile-filtered training counts: edgeR
@@ -211,7 +213,7 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
     _parameter_constraints: dict = {
         "n_genes": [Interval(Integral, 1, None, closed="left")],
         "de_method": [StrOptions(set(_DE_METHODS))],
-        "size_factors": [StrOptions(set(_SIZE_FACTORS))],
+        "size_factors": [str, HasMethods(["fit_array", "transform_array"])],
         "size_factor": [StrOptions(set(_SIZE_FACTORS)), Hidden(StrOptions({DEPRECATED}))],
         "dispersion": [StrOptions({"classic", "glm"}), Interval(Real, 0, None, closed="left")],
         "slopes": [StrOptions({"class", "shared"})],
@@ -229,7 +231,6 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
     _parameter_hints = {
         "n_genes": "must be a positive integer",
         "de_method": f"must be one of {_DE_METHODS}",
-        "size_factors": f"must be one of {_SIZE_FACTORS}",
         "size_factor": f"must be one of {_SIZE_FACTORS}",
         "dispersion": "must be 'classic', 'glm' or a non-negative number",
         "slopes": "must be 'class' or 'shared'",
@@ -293,7 +294,7 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
     def _fit(self, data: CountData) -> None:
         """Gene filtering, DE selection, dispersions, size-factor reference and feature
         standardisation, all on the training samples of ``data``."""
-        from ..counts import SizeFactors, quantile_filter
+        from ..counts import as_size_factors, quantile_filter
         from ..de import DEGeneSelector
         from ..dispersion import estimate_dispersion
 
@@ -305,7 +306,7 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
         p = Z.shape[1]
 
         # size factors: training reference
-        self.size_factors_ = SizeFactors(self._param("size_factors")).fit(counts)
+        self.size_factors_ = as_size_factors(self._param("size_factors")).fit(counts)
         log_s = np.log(self.size_factors_.factors_.to_numpy())
 
         # genes: quantile filter + top-k DE, on the training data only

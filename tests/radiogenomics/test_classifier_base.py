@@ -187,3 +187,22 @@ def test_imaging_features_transformer_learns_on_training_rows_only():
         ImagingFeatures().fit(F)
     with pytest.raises(ValueError, match="lack the training columns.*'b'"):
         t.transform(F[["a"]])
+
+
+def test_size_factors_accept_a_sizefactors_object(cohort):
+    from radiogenomics.counts import SizeFactors
+
+    kw = {"features": cohort.features}
+    a = NBRadiogenomicsClassifier(n_genes=5, size_factors="tmm").fit(cohort.counts, cohort.y,
+                                                                     **kw)
+    b = NBRadiogenomicsClassifier(n_genes=5, size_factors=SizeFactors("tmm")).fit(
+        cohort.counts, cohort.y, **kw)
+    np.testing.assert_array_equal(a.decision_function(cohort.counts, **kw),
+                                  b.decision_function(cohort.counts, **kw))
+    c = NBLDA(n_genes=8, rho=0.5, size_factors=SizeFactors("rle", "poiclaclu")).fit(
+        cohort.counts, cohort.y)
+    d = NBLDA(n_genes=8, rho=0.5, size_factors="deseq").fit(cohort.counts, cohort.y)
+    np.testing.assert_array_equal(c.decision_function(cohort.counts),
+                                  d.decision_function(cohort.counts))
+    with pytest.raises(ValueError, match="size_factors: size-factor method"):
+        NBRadiogenomicsClassifier(size_factors="upper").fit(cohort.counts, cohort.y)
