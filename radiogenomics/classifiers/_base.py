@@ -45,7 +45,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.multiclass import check_classification_targets
@@ -358,8 +357,14 @@ class CountClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return self._joint_log_likelihood(self._predict_data(X, features))
 
     def _log_posterior(self, X: Any, features: Any = None) -> np.ndarray:
+        """:math:`J_k - \\log\\sum_{k'} e^{J_{k'}}`, computed from :math:`J - \\max_k J_k`
+        (NBLDA's discriminants reach :math:`10^7`: subtracting the log-sum-exp from
+        :math:`J` itself would lose ~1e-10 of the probabilities; this form gives their
+        softmax within 1 ulp)."""
         jll = self._jll(X, features)
-        return jll - logsumexp(jll, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore"):  # a row of -inf (a forest): NaN, as sklearn
+            shifted = jll - jll.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     def _predict(self, X: Any, features: Any = None) -> np.ndarray:
         jll = self._jll(X, features)

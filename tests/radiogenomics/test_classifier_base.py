@@ -206,3 +206,15 @@ def test_size_factors_accept_a_sizefactors_object(cohort):
                                   d.decision_function(cohort.counts))
     with pytest.raises(ValueError, match="size_factors: size-factor method"):
         NBRadiogenomicsClassifier(size_factors="upper").fit(cohort.counts, cohort.y)
+
+
+def test_probabilities_are_the_softmax_of_large_discriminants(cervical):
+    """NBLDA's discriminants reach 1e7 on all 714 miRNAs; the derived probabilities are
+    their softmax within 1 ulp (log-sum-exp subtracted from J itself lost ~1e-10)."""
+    X, y = cervical
+    m = NBLDA(rho=0.5).fit(X.iloc[::2], y.iloc[::2])
+    d = m.decision_function(X.iloc[1::2])
+    assert np.abs(d).max() > 1e6
+    e = np.exp(d - d.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(m.predict_proba(X.iloc[1::2]), e / e.sum(axis=1, keepdims=True),
+                               rtol=0, atol=1e-15)
