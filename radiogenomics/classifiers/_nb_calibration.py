@@ -33,6 +33,7 @@ class CalibrationMixin:
     calibration_cv: int
     random_state: Any
     classes_: np.ndarray
+    _size_factors_spec: Any
 
     def _fit_calibration(self, data: CountData, codes: np.ndarray) -> None:
         """Calibrator on out-of-fold log posteriors of inner folds of the training split.
@@ -53,7 +54,9 @@ class CalibrationMixin:
             return
         lab = data.y
         assert lab is not None
-        inner = clone(self).set_params(calibration=None, feature_columns=None)
+        inner = clone(self).set_params(calibration=None, feature_columns=None,
+                                       size_factors=self._size_factors_spec,
+                                       size_factor="deprecated")  # warned once, outside
         with uncached():  # inner DE tables would evict the outer splits' tables
             oof = inner_cv_predict(lambda: clone(inner), data.counts, lab.to_numpy(),
                                    features=data.features, n_folds=folds,

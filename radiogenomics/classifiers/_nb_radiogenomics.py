@@ -306,7 +306,8 @@ class NBRadiogenomicsClassifier(CalibrationMixin, ImagingClassifier):
         p = Z.shape[1]
 
         # size factors: training reference
-        self.size_factors_ = as_size_factors(self._param("size_factors")).fit(counts)
+        self._size_factors_spec = self._param("size_factors")
+        self.size_factors_ = as_size_factors(self._size_factors_spec).fit(counts)
         log_s = np.log(self.size_factors_.factors_.to_numpy())
 
         # genes: quantile filter + top-k DE, on the training data only
