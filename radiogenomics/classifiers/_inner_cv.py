@@ -36,7 +36,7 @@ from ._base import select_genes
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["InnerFold", "inner_splits", "inner_folds", "inner_cv_predict"]
+__all__ = ["InnerFold", "inner_splits", "inner_folds", "inner_cv_predict", "largest_best"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,19 @@ def inner_cv_predict(build: Callable[[], Any], X: Any, y: Any, *, features: Any 
         filled[r, te] = True
     assert out is not None and filled.all()
     return out
+
+
+def largest_best(grid: np.ndarray, errors: np.ndarray) -> float:
+    """The largest candidate of ``grid`` with the minimal inner-CV error (the rule of
+    ``pamr.cv``, PoiClaClu's ``Classify.cv`` and MLSeq: among ties, most shrinkage).
+
+    Examples
+    --------
+    >>> largest_best(np.array([0.0, 0.5, 1.0, 1.5]), np.array([0.3, 0.1, 0.1, 0.2]))
+    1.0
+    """
+    errors = np.asarray(errors)
+    return float(np.asarray(grid)[np.nonzero(errors == errors.min())[0].max()])
 
 
 def _folds_per_repeat(splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> int:

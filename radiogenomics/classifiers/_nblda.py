@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..counts import as_size_factors
 from ._base import DEPRECATED, CountClassifier, CountData, select_genes
-from ._inner_cv import inner_folds, inner_splits
+from ._inner_cv import inner_folds, inner_splits, largest_best
 from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
 logger = logging.getLogger(__name__)
@@ -290,8 +290,7 @@ class _CountLDA(CountClassifier):
             err = self._cv_rho(x, yy, classes, alpha, rhos, self.prior_, *self._cv_shape(),
                                lib=lib, full=full if full.shape[1] > df.shape[1] else None)
             self.cv_results_ = pd.DataFrame({"rho": rhos, "errors": err})
-            best = np.nonzero(err == err.min())[0].max()
-            self.rho_ = float(rhos[best])
+            self.rho_ = largest_best(rhos, err)
         else:
             self.rho_ = float(self.rho)
         m = self._core_fit(x, yy, classes, self.rho_, alpha, lib)

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..counts import as_size_factors
 from ._base import DEPRECATED, CountClassifier, CountData, select_genes
-from ._inner_cv import inner_folds
+from ._inner_cv import inner_folds, largest_best
 from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class NearestShrunkenCentroid(CountClassifier):
                     err[j] += np.sum(pred != yy[te])
             err = err / len(yy)
             self.cv_results_ = pd.DataFrame({"threshold": grid, "error": err})
-            self.threshold_ = float(grid[np.nonzero(err == err.min())[0].max()])
+            self.threshold_ = largest_best(grid, err)
         else:
             self.threshold_ = float(self.threshold)
         self._stats = st

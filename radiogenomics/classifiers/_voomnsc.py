@@ -48,7 +48,7 @@ from sklearn.utils._param_validation import Interval
 from ..counts import as_size_factors
 from ..voom import voom
 from ._base import DEPRECATED, CountClassifier, CountData, select_genes
-from ._inner_cv import _folds_per_repeat, inner_folds, inner_splits
+from ._inner_cv import _folds_per_repeat, inner_folds, inner_splits, largest_best
 from ._nsc import _grid, diag_disc, soft_shrink
 from ._params import COMMON_CONSTRAINTS, COMMON_HINTS, fill_doc
 
@@ -269,7 +269,7 @@ class VoomNSC(CountClassifier):
                     err[j] += np.sum(pred != yy[te])
             err = err / (len(yy) * (len(splits) // _folds_per_repeat(splits, len(yy))))
             self.cv_results_ = pd.DataFrame({"threshold": thr, "error": err})
-            self.threshold_ = float(thr[np.nonzero(err == err.min())[0].max()])
+            self.threshold_ = largest_best(thr, err)
             self.cv_error_ = float(err.min())
         else:
             self.threshold_ = float(self.threshold)
