@@ -16,8 +16,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "RepeatedSplitBenchmark": "radiogenomics.evaluation._benchmark",
@@ -46,15 +45,4 @@ _LAZY: dict[str, str] = {
     "ProtocolResult": "radiogenomics.evaluation.protocol",
 }
 
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'radiogenomics.evaluation' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY)

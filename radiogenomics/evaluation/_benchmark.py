@@ -182,15 +182,8 @@ class RepeatedSplitBenchmark:
         return n_test, n_train
 
     # ------------------------------------------------------------------ run
-    def check(
-        self,
-        counts: Any,
-        y: Any,
-        features: Any = None,
-        stratify_by: Any = None,
-        *,
-        groups: Any = None,
-    ) -> dict[str, Any]:
+    def check(self, counts: Any, y: Any, features: Any = None, stratify_by: Any = None, *,
+              groups: Any = None) -> dict[str, Any]:
         """Validate the inputs and settings without fitting anything.
 
         Returns the prepared plan (aligned frames, strata, positive class, methods); raises
@@ -236,15 +229,8 @@ class RepeatedSplitBenchmark:
         return {"X": X, "y": ys, "F": F, "strata": strata, "positive": positive,
                 "classes": classes, "sizes": sizes, "ks": ks, "methods": methods}
 
-    def run(
-        self,
-        counts: Any,
-        y: Any,
-        features: Any = None,
-        stratify_by: Any = None,
-        *,
-        groups: Any = None,
-    ) -> BenchmarkResult:
+    def run(self, counts: Any, y: Any, features: Any = None, stratify_by: Any = None, *,
+            groups: Any = None) -> BenchmarkResult:
         """Run every method on every split and return a :class:`BenchmarkResult`.
 
         Parameters
