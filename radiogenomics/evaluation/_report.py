@@ -132,7 +132,8 @@ def _method_sentence(name: str, mt: pd.DataFrame, alpha: float) -> str:
     if not ok.any():
         return f"{name}: no balanced accuracy could be computed."
     best = m.loc[ok, "mean"].idxmax()
-    text = f"{name}: best balanced accuracy {m.loc[best, 'mean ± SD']} ({best})"
+    text = (f"{name}: best balanced accuracy {m.loc[best, 'mean ± SD']} ({best}) over "
+            f"{int(m.loc[best, 'n'])} splits")
     if best != ref and ref in m.index:
         text += f"; {ref} {m.loc[ref, 'mean ± SD']}"
     if ok.sum() > 1:
@@ -190,7 +191,7 @@ def key_findings(sections: Mapping[str, BenchmarkResult], reference: str | None 
                                   long=True)
                 cmp = cmp[cmp["method"] == mth]
                 sig = cmp[(cmp["p_adjusted"] < alpha).fillna(False)]
-                text = (f"{name}: {mth} balanced accuracy "
+                text = (f"{name}: {mth} balanced accuracy over {sc['repeat'].nunique()} splits: "
                         + ", ".join(f"{v:.3f} at {int(k)}" for k, v in means.items())
                         + f" genes; best at {int(means.idxmax())} genes")
                 if len(sig):
