@@ -208,15 +208,20 @@ def _block_structure(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     non-zero pattern of the hat matrix ``H = X X^+`` (``H`` is block diagonal exactly for
     such a partition). Returns (component of each sample, number of components) or None
     when there is a single component."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
     H = X @ np.linalg.pinv(X)
     adj = np.abs(H) > 1e-9 * max(1.0, float(np.abs(H).max()))
-    ncomp, lab = connected_components(csr_matrix(adj), directed=False)
-    if ncomp < 2:
+    n = adj.shape[0]
+    lab = np.arange(n)
+    while True:  # each sample takes the smallest label of its neighbours, until stable
+        new = np.where(adj, lab[None, :], n).min(axis=1)
+        new = np.minimum(new, lab)
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    roots, lab = np.unique(lab, return_inverse=True)
+    if roots.size < 2:
         return None
-    return lab.astype(np.int64), np.array(ncomp)
+    return lab.ravel().astype(np.int64), np.array(roots.size)
 
 
 def _design_info(design: np.ndarray, blocks: bool = True) -> _Design:
@@ -644,17 +649,9 @@ def _kept_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """Columns kept by R's ``qr()`` (LINPACK ``dqrdc2`` limited pivoting): a column is moved
     to the end when its norm after projection on the previous kept columns is below
     ``tol`` times its original norm. Returns the kept column indices, in order."""
-    keep: list[int] = []
-    Q = np.zeros((X.shape[0], 0))
-    for j in range(X.shape[1]):
-        col = X[:, j]
-        norm0 = np.linalg.norm(col)
-        r = col - Q @ (Q.T @ col)
-        nr = np.linalg.norm(r)
-        if norm0 > 0 and nr >= tol * norm0:
-            keep.append(j)
-            Q = np.column_stack([Q, r / nr])
-    return np.array(keep, dtype=int)
+    from ._kernels import kept_columns
+
+    return kept_columns(np.ascontiguousarray(X, dtype=float), float(tol))
 
 
 def _zero_patterns(zero: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -809,9 +806,12 @@ def estimate_disp_glm(
 
     # observations with a fitted mean of exactly zero are dropped, gene by gene
     info = _design_info(X)
-    fit0 = _glm_fit(Ys, info, offset, 0.05)
-    zerofit = (Ys < 1e-4) & (fit0.fitted < 1e-4)
-    del fit0
+    zerofit = np.zeros(Ys.shape, dtype=bool)
+    some = np.flatnonzero((Ys < 1e-4).any(axis=1))  # only genes with a zero count can
+    if some.size:  # have a zero fitted mean: fit those alone
+        fit0 = _glm_fit(Ys[some], info, offset, 0.05)
+        zerofit[some] = (Ys[some] < 1e-4) & (fit0.fitted < 1e-4)
+        del fit0
     for rows, pat in _zero_patterns(zerofit):
         nz = ~pat
         if not nz.any():

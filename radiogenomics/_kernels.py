@@ -448,6 +448,44 @@ _GLM_SUPREMELY_LOW = 1e-13
 _GLM_RIDICULOUSLY_LOW = 1e-100
 #: Levenberg fits of a whole design switch from Fisher scoring to Newton steps here
 _NEWTON_AFTER = 12
+#: hot-started fits of the APL grid take a Newton step with a decrement below this without
+#: checking the deviance (the NB log-likelihood is concave in beta: such a step, near the
+#: maximum, increases it; the next iteration's decrement shows it)
+_TRUSTED_DECREMENT = 1e-2
+
+
+@njit(cache=True)
+def kept_columns(X, tol):  # pragma: no cover
+    """Columns kept by R's ``qr()`` (LINPACK ``dqrdc2`` limited pivoting): column ``j`` is
+    kept when the norm of its residual after projection on the previously kept columns is
+    at least ``tol`` times its own norm (classical Gram-Schmidt). Returns their indices."""
+    n, p = X.shape
+    Q = np.empty((p, n))
+    keep = np.empty(p, dtype=np.int64)
+    r = np.empty(n)
+    m = 0
+    for j in range(p):
+        norm0 = 0.0
+        for i in range(n):
+            r[i] = X[i, j]
+            norm0 += X[i, j] * X[i, j]
+        norm0 = math.sqrt(norm0)
+        for k in range(m):
+            c = 0.0
+            for i in range(n):
+                c += Q[k, i] * X[i, j]
+            for i in range(n):
+                r[i] -= c * Q[k, i]
+        nr = 0.0
+        for i in range(n):
+            nr += r[i] * r[i]
+        nr = math.sqrt(nr)
+        if norm0 > 0.0 and nr >= tol * norm0:
+            for i in range(n):
+                Q[m, i] = r[i] / nr
+            keep[m] = j
+            m += 1
+    return keep[:m].copy()
 
 
 @njit(cache=True)
@@ -655,7 +693,7 @@ def _deviance_cached(y, mu, eta, phi, r, lyp, lyr):  # pragma: no cover
 @njit(cache=True)
 def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bnew, munew,
                    ww, deriv, newton_after, eta, etanew, lyp, lyr,
-                   stop_factor=10.0):  # pragma: no cover
+                   stop_factor=10.0, need_dev=True, fast_max=0.0):  # pragma: no cover
     r"""edgeR ``glm_levenberg::fit`` of one gene from the coefficients in ``beta``
     (updated in place, with the fitted ``mu``); returns the deviance.
 
@@ -674,7 +712,12 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
     Fisher scoring crawls for up to ``maxit`` iterations (large dispersions,
     near-separated low counts). Genes that converge before it follow edgeR exactly. A
     Newton iteration whose undamped step has a decrement ``dl' delta < stop_factor * tol``
-    ends the fit (the next decrement would be of order its square).
+    ends the fit (the next decrement would be of order its square); such a step is taken
+    without evaluating the deviance (the deviance is evaluated only where a step has to
+    be judged, and at the end when ``need_dev``; otherwise NaN is returned). From a good
+    start (the extrapolated coefficients of the APL grid) a fit is then one Newton step.
+    A Newton step whose first trial has a decrement below ``fast_max`` (hot-started grid
+    fits) is also taken without judging the deviance, and the iteration goes on.
 
     ``eta`` receives the linear predictor (log mu); ``lyp`` holds ``log(y + 1e-8)``;
     ``etanew`` and ``lyr`` are work buffers (see :func:`_deviance_cached`)."""
@@ -691,15 +734,16 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             eta[j] = -np.inf
         return 0.0
     r = 1.0 / phi if phi >= 1e-4 else 0.0
-    if phi >= 1e-4:
-        for j in range(n):
-            lyr[j] = math.log(y[j] + 1e-8 + r)
+    have_lyr = False
     _eta(XT, beta, offset, eta)
     for j in range(n):
         mu[j] = math.exp(eta[j])
-    dev = _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
     if p == 0:
-        return dev
+        if phi >= 1e-4:
+            for j in range(n):
+                lyr[j] = math.log(y[j] + 1e-8 + r)
+        return _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
+    dev = np.nan  # deviance at beta, evaluated when first needed
     max_info = -1.0
     lam = 0.0
     for it in range(1, maxit + 1):
@@ -720,6 +764,7 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
         lev = 0
         low_dev = False
         failed = False
+        trusted = False
         while True:
             lev += 1
             while not _chol_lam(A, lam, R):
@@ -732,6 +777,39 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             _eta(XT, bnew, offset, etanew)
             for j in range(n):
                 munew[j] = math.exp(etanew[j])
+            if newton and lev == 1:
+                div = 0.0
+                for a in range(p):
+                    div += dl[a] * dbeta[a]
+                if div >= stop_factor * tol and div < fast_max:  # trusted step: go on
+                    for a in range(p):
+                        beta[a] = bnew[a]
+                    for j in range(n):
+                        mu[j] = munew[j]
+                        eta[j] = etanew[j]
+                    dev = np.nan
+                    lam /= 10.0
+                    trusted = True
+                    break
+                if div >= 0.0 and div < stop_factor * tol:  # final step: no deviance needed
+                    for a in range(p):
+                        beta[a] = bnew[a]
+                    for j in range(n):
+                        mu[j] = munew[j]
+                        eta[j] = etanew[j]
+                    if not need_dev:
+                        return np.nan
+                    if not have_lyr and phi >= 1e-4:
+                        for j in range(n):
+                            lyr[j] = math.log(y[j] + 1e-8 + r)
+                    return _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
+            if not have_lyr:
+                have_lyr = True
+                if phi >= 1e-4:
+                    for j in range(n):
+                        lyr[j] = math.log(y[j] + 1e-8 + r)
+            if math.isnan(dev):
+                dev = _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
             dev_new = _deviance_cached(y, munew, etanew, phi, r, lyp, lyr)
             if dev_new / ymax < _GLM_SUPREMELY_LOW:
                 low_dev = True
@@ -749,6 +827,8 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             if lam / max_info > 1.0 / _GLM_SUPREMELY_LOW:
                 failed = True
                 break
+        if trusted:
+            continue
         if failed or low_dev:
             break
         div = 0.0
@@ -762,6 +842,11 @@ def _levenberg_fit(y, XT, offset, phi, beta, mu, maxit, tol, A, R, dl, dbeta, bn
             break
         if lev == 1:
             lam /= 10.0
+    if math.isnan(dev) and need_dev:
+        if not have_lyr and phi >= 1e-4:
+            for j in range(n):
+                lyr[j] = math.log(y[j] + 1e-8 + r)
+        dev = _deviance_cached(y, mu, eta, phi, r, lyp, lyr)
     return dev
 
 
@@ -864,7 +949,7 @@ def _apl_one(y, mu, lmu, phi, XT, lgy1, ww, A, work):  # pragma: no cover
 @njit(cache=True)
 def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, lmu,
               maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv, etanew, lyp,
-              lyr, grid_fit=False):  # pragma: no cover
+              lyr, grid_fit=False, fast_max=0.0):  # pragma: no cover
     """edgeR ``glmFit`` of one gene whose samples are sorted by segment
     (``seg[k]:seg[k+1]``). Oneway layout: one intercept per segment (``beta`` = group log
     means). Otherwise every segment is an independent block with its own design
@@ -893,7 +978,8 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
                               A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
                               ww[lo:hi], deriv[lo:hi], 0 if seg.size > 2 else _NEWTON_AFTER,
                               lmu[lo:hi], etanew[lo:hi], lyp[lo:hi], lyr[lo:hi],
-                              100.0 if grid_fit and seg.size > 2 else 10.0)
+                              100.0 if grid_fit and seg.size > 2 else 10.0, not grid_fit,
+                              fast_max)
     return dev
 
 
@@ -1007,7 +1093,7 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
                         prev[k] = b1
                 _fit_gene(yg, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu,
                           lmu, maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv,
-                          etanew, lyp, lyr, True)
+                          etanew, lyp, lyr, True, _TRUSTED_DECREMENT if i > 0 else 0.0)
                 out[g, i] = _apl_gene(yg, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat,
                                       lgy1, ww, Abuf, Rbuf)
     return out
