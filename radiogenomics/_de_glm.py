@@ -17,29 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ._dispersion_glm import _glm_fit, ave_log_cpm, estimate_disp_glm
+from ._dispersion_glm import estimate_disp_glm
+from ._edger.fit import _glm_fit, ave_log_cpm
+from ._edger.stats import bh_adjust
 from ._validation import align, as_count_frame, as_labels
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["glm_lrt", "group_design", "bh_adjust"]
-
-
-def bh_adjust(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (R's ``p.adjust(p, "BH")``).
-
-    ``padj_(i) = min_{k >= i} min(1, m p_(k) / k)`` over the sorted p-values.
-    """
-    p = np.asarray(p, dtype=float)
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="mergesort")[::-1]
-    ranks = np.arange(m, 0, -1)
-    adj = np.minimum.accumulate(np.minimum(1.0, m / ranks * p[order]))
-    out = np.empty(m)
-    out[order] = adj
-    return out
 
 
 def group_design(y: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -174,6 +159,6 @@ def glm_lrt(
     out["logCPM"] = logcpm
     out["LR"] = lr
     out["pvalue"] = pval
-    out["padj"] = bh_adjust(pval)
+    out["padj"] = bh_adjust(pval, nan="propagate")
     out.index.name = counts.columns.name or "gene"
     return out.sort_values("pvalue", kind="mergesort")

@@ -72,8 +72,8 @@ def joint_lrt(
         out.
     """
     from ._class_model import class_coefficients, full_rank_design, model_design
+    from ._edger.stats import bh_adjust
     from .counts import SizeFactors
-    from .de import bh_adjust
     from .dispersion import estimate_dispersion
     from .glm import nb_deviance
 

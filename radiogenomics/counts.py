@@ -71,7 +71,7 @@ def _tmm_many(x: np.ndarray, ref: np.ndarray, lib: np.ndarray, n_ref: float,
     :math:`[\lfloor n\,t_M\rfloor + 1, n - \lfloor n\,t_M\rfloor]` and that of A in the same
     range with :math:`t_A`; the factor is :math:`2^{\sum M_g/v_g / \sum 1/v_g}`.
     """
-    from ._kernels import tmm_factors
+    from ._edger.tmm import tmm_factors
 
     return tmm_factors(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(ref, dtype=float),
                        np.ascontiguousarray(lib, dtype=float), float(n_ref), float(logratio_trim),

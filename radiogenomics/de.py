@@ -24,6 +24,7 @@ from scipy import special
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._edger.stats import bh_adjust
 from ._validation import align, as_count_frame, as_labels
 
 logger = logging.getLogger(__name__)
@@ -31,24 +32,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["differential_expression", "DEGeneSelector", "exact_test_double_tail", "bh_adjust"]
 
 _METHODS = ("exact", "lrt", "deseq2")
-
-
-def bh_adjust(p: np.ndarray) -> np.ndarray:
-    r"""Benjamini-Hochberg adjusted p-values (R ``p.adjust(p, "BH")``), NaN kept as NaN.
-
-    :math:`\tilde p_{(i)} = \min_{k \ge i} \min(1, m\,p_{(k)}/k)` over the *m* non-missing
-    p-values sorted increasingly.
-    """
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")[::-1]]
-    ranks = np.arange(m, 0, -1)
-    out[order] = np.minimum.accumulate(np.minimum(1.0, m / ranks * p[order]))
-    return out
 
 
 def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
@@ -111,7 +94,7 @@ def exact_test_double_tail(y1: np.ndarray, y2: np.ndarray, dispersion: Any,
         pb[right] = 2.0 * special.betaincc(a1[right], a2[right],
                                            (t1[big][right] - 0.5) / yy[right])
         pvals[big] = pb
-    from ._kernels import exact_tails
+    from ._edger.classic import exact_tails
 
     with np.errstate(divide="ignore"):
         size_unit = np.where(pois, np.inf, 1.0 / np.where(pois, 1.0, disp))

@@ -155,7 +155,7 @@ def _fit_one_group(
     gene when the step is below ``tol``. Genes without a count above 1e-10 get
     :math:`-\infty`. ``offset`` is one value per sample; compiled, parallel over genes.
     """
-    from ._kernels import one_group_rows
+    from ._edger.classic import one_group_rows
 
     y = np.ascontiguousarray(y, dtype=float)
     off = np.ascontiguousarray(offset, dtype=float)
@@ -192,9 +192,9 @@ def _q2qnbinom(x: np.ndarray, lam: np.ndarray, lib_in: np.ndarray, lib_out: floa
     :math:`G \sim \Gamma(\text{shape}=\mu/(1+\phi\mu), \text{scale}=1+\phi\mu)` (upper tails
     for :math:`x \ge \mu_{in}`, lower tails otherwise, on the log scale as R's
     ``log.p = TRUE``). Means below 1e-14 get +0.25. Exactly-zero counts in the lower branch
-    map to the gamma quantile 0 directly. Compiled (:mod:`radiogenomics._kernels`).
+    map to the gamma quantile 0 directly. Compiled (:mod:`radiogenomics._edger.special`).
     """
-    from ._kernels import q2q_rows
+    from ._edger.special import q2q_rows
 
     x = np.ascontiguousarray(x, dtype=float)
     return q2q_rows(x, np.ascontiguousarray(lam, dtype=float),
@@ -226,7 +226,7 @@ def _cond_loglik(groups: list[np.ndarray], r: Any) -> np.ndarray:
     :math:`\sum_k [\sum_{i\in k}\log\Gamma(z_i + r) + \log\Gamma(n_k r)
     - \log\Gamma(n_k(\bar z_k + r)) - n_k\log\Gamma(r)]`, one row per gene and one
     column per value of ``r`` (a scalar, one value per gene, or a genes x grid array)."""
-    from ._kernels import cond_loglik_grid
+    from ._edger.classic import cond_loglik_grid
 
     G = groups[0].shape[0]
     rr = np.asarray(r, dtype=float)
@@ -352,7 +352,7 @@ def _tagwise_disp_classic(y: np.ndarray, codes: np.ndarray, lib: np.ndarray, com
                           grid_length: int = 11, grid_range: tuple[float, float] = (-6.0, 6.0)
                           ) -> np.ndarray:
     """edgeR ``estimateTagwiseDisp.default`` (method "grid", trend "movingave")."""
-    from ._dispersion_glm import maximize_interpolant
+    from ._edger.smooth import maximize_interpolant
 
     G, n = y.shape
     ngroups = len(np.unique(codes))

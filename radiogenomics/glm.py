@@ -9,7 +9,7 @@ The model, for sample ``i`` and gene ``g`` with fixed dispersion ``phi_g``:
     \\log \\mu_{ig} = o_{ig} + x_i^\\top \\beta_g .
 
 :func:`nb_glm_fit` runs iteratively reweighted least squares (Fisher scoring) for every gene
-in a compiled kernel, parallel over genes (:func:`radiogenomics._kernels.nb_irls_rows`; the
+in a compiled kernel, parallel over genes (:func:`radiogenomics._edger.irls.nb_irls_rows`; the
 batched-numpy version it is tested against is :func:`_irls_numpy`). :func:`glm_lrt` tests two
 nested designs with edgeR's ``glmFit`` fits. Arrays are samples x genes, as everywhere in
 the package.
@@ -250,7 +250,7 @@ def nb_glm_fit(
         beta = (np.linalg.pinv(X) @ z0).T.copy()
     else:
         beta = np.array(np.broadcast_to(np.asarray(start, dtype=float), (G, p)))
-    from ._kernels import nb_irls_rows
+    from ._edger.irls import nb_irls_rows
 
     coef, var, dev, n_iter, converged, mu_all = nb_irls_rows(
         np.ascontiguousarray(Y), np.ascontiguousarray(X), np.ascontiguousarray(off), phi,
@@ -265,7 +265,7 @@ def nb_glm_fit(
 
 def _irls_numpy(Y, X, off, phi, lam, beta, max_iter, tol):
     """The IRLS of :func:`nb_glm_fit` in batched numpy (all active genes per iteration):
-    the reference the compiled kernel (:func:`radiogenomics._kernels.nb_irls_rows`) is
+    the reference the compiled kernel (:func:`radiogenomics._edger.irls.nb_irls_rows`) is
     tested against. Returns coef, se, deviance, n_iter, converged, mu."""
     n, G = Y.shape
     p = X.shape[1]
@@ -353,7 +353,7 @@ def glm_lrt(counts, design_full, design_reduced, dispersion, offset=0.0):
     Both designs are fitted at the fixed dispersions :math:`\phi_g` exactly as edgeR's
     ``glmFit(prior.count = 0)`` does (oneway shortcut for group designs, Levenberg-damped
     Fisher scoring otherwise; compiled and parallel over genes, see
-    :func:`radiogenomics._kernels.glm_fit_rows`); then
+    :func:`radiogenomics._edger.apl.glm_fit_rows`); then
 
     .. math:: LR_g = D_g(X_0) - D_g(X_1) \sim \chi^2_{p_1 - p_0},
               \qquad D = \sum_j 2\Bigl[y_j\log\frac{y_j}{\mu_j}
@@ -395,7 +395,8 @@ def glm_lrt(counts, design_full, design_reduced, dispersion, offset=0.0):
     import pandas as pd
     from scipy.stats import chi2
 
-    from ._dispersion_glm import _design_info, _glm_fit
+    from ._edger.design import _design_info
+    from ._edger.fit import _glm_fit
 
     genes = counts.columns if isinstance(counts, pd.DataFrame) else None
     Y = np.asarray(counts, dtype=float)

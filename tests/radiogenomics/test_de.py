@@ -97,6 +97,23 @@ def test_bh_matches_r():
     assert np.isnan(bh_adjust(p)[4])
 
 
+def test_bh_nan_options():
+    """One bh_adjust for every caller: the exact test / joint tables omit missing p-values
+    (m counts the others), the GLM LRT table propagates them (as its old copy did); the
+    two agree when nothing is missing."""
+    from radiogenomics._edger.stats import bh_adjust as bh
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=50) ** 3
+    np.testing.assert_array_equal(bh(p, nan="omit"), bh(p, nan="propagate"))
+    q = np.append(p, np.nan)
+    np.testing.assert_array_equal(bh(q, nan="omit")[:50], bh(p))
+    assert np.isnan(bh(q, nan="omit")[50])
+    assert np.isnan(bh(q, nan="propagate")).all()
+    with pytest.raises(ValueError, match="nan must be"):
+        bh(p, nan="drop")
+
+
 def test_bad_inputs(cervical):
     counts, y = cervical
     with pytest.raises(ValueError, match="single class"):

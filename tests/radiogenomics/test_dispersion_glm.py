@@ -10,12 +10,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from radiogenomics._de_glm import bh_adjust, glm_lrt
-from radiogenomics._dispersion_glm import (
-    _glm_fit,
-    _mglm_levenberg,
-    estimate_disp_glm,
-    maximize_interpolant,
-)
+from radiogenomics._dispersion_glm import estimate_disp_glm
+from radiogenomics._edger.fit import _glm_fit, _mglm_levenberg
+from radiogenomics._edger.smooth import maximize_interpolant
 from radiogenomics.datasets import load_cervical
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edger_glm"
@@ -269,7 +266,7 @@ def test_block_design_fit_equals_plain_levenberg(covariate_data):
     """The block-by-block fit of a class x covariate design reaches the maximum of the
     whole-design Levenberg fit (deviances and coefficients), and the reparametrisation
     constant makes the APL equal."""
-    from radiogenomics._dispersion_glm import _design_info, _glm_fit
+    from radiogenomics._edger.design import _design_info
 
     counts, lib, designs = covariate_data
     X1, _ = designs["joint"]
@@ -285,7 +282,7 @@ def test_block_design_fit_equals_plain_levenberg(covariate_data):
     ok = np.all(np.abs(coef) < 20, axis=1)  # not drifting to -inf (flat likelihood)
     assert ok.mean() > 0.95
     np.testing.assert_allclose(blk.coefficients[ok], coef[ok], atol=1e-6)
-    from radiogenomics._dispersion_glm import _apl_grid
+    from radiogenomics._edger.fit import _apl_grid
 
     grid = np.array([0.05, 0.2])
     a_blk = _apl_grid(Y, info, off, grid)
