@@ -18,40 +18,15 @@ import pandas as pd
 from scipy.stats import chi2
 
 from ._dispersion_glm import estimate_disp_glm
+from ._edger.design import group_design
 from ._edger.fit import _glm_fit, ave_log_cpm
 from ._edger.stats import bh_adjust
 from ._validation import align, as_count_frame, as_labels
+from .counts import library_sizes
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["glm_lrt", "group_design", "bh_adjust"]
-
-
-def group_design(y: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Treatment-contrast design of R's ``model.matrix(~group)`` with sorted levels.
-
-    Returns the (n, L) matrix (intercept, then one indicator per non-reference level) and
-    the column names (``"(Intercept)"``, ``"group<level>"``).
-    """
-    levels = sorted(pd.unique(y))
-    cols = [np.ones(len(y))] + [(y.to_numpy() == lev).astype(float) for lev in levels[1:]]
-    names = ["(Intercept)"] + [f"group{lev}" for lev in levels[1:]]
-    return np.column_stack(cols), names
-
-
-def _effective_lib_size(counts: pd.DataFrame) -> np.ndarray:
-    """``lib.size * TMM norm.factors`` from the package's ``calc_norm_factors`` if present."""
-    totals = counts.to_numpy().sum(axis=1)
-    try:
-        from .counts import calc_norm_factors  # type: ignore[attr-defined]
-    except ImportError:
-        logger.warning(
-            "radiogenomics.counts.calc_norm_factors is not available: using raw "
-            "library sizes (no TMM); pass lib_size= to match edgeR"
-        )
-        return totals
-    nf = np.asarray(calc_norm_factors(counts), dtype=float).ravel()
-    return totals * nf
 
 
 def _lib_size_array(lib_size: Any, samples: pd.Index) -> np.ndarray:
@@ -116,7 +91,7 @@ def glm_lrt(
     Y = np.ascontiguousarray(counts.to_numpy(dtype=float).T)
     G, n = Y.shape
     if lib_size is None:
-        lib = _effective_lib_size(counts)
+        lib = library_sizes(counts, "TMM")
     else:
         lib = _lib_size_array(lib_size, counts.index)
     if lib.size != n or not np.all(np.isfinite(lib)) or np.any(lib <= 0):

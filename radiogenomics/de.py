@@ -320,10 +320,10 @@ def _differential_expression(df: pd.DataFrame, lab: pd.Series, method: str, disp
         tab = tab.loc[~tab.index.isin(df.columns[zero])]
     elif method == "deseq2":
         tab = _deseq2(df.loc[:, ~zero], lab, levels)
-        from .dispersion import _ave_log_cpm
+        from ._edger.fit import ave_log_cpm
 
         sub = df.loc[:, ~zero].to_numpy().T
-        tab.insert(1, "logCPM", _ave_log_cpm(sub, sub.sum(axis=0), 0.05))
+        tab.insert(1, "logCPM", ave_log_cpm(sub, sub.sum(axis=0), dispersion=0.05))
         tab.insert(3, "padj", bh_adjust(tab["pvalue"].to_numpy()))
     else:
         if len(levels) != 2:
@@ -331,7 +331,8 @@ def _differential_expression(df: pd.DataFrame, lab: pd.Series, method: str, disp
                 f"method='exact' compares two classes; y has {len(levels)}: {levels}. "
                 "Use method='lrt' for more classes"
             )
-        from .dispersion import _ave_log_cpm, _lib_sizes, estimate_dispersion
+        from ._edger.fit import ave_log_cpm
+        from .dispersion import _lib_sizes, estimate_dispersion
 
         Y = np.ascontiguousarray(df.to_numpy().T)
         if dispersion is None:
@@ -348,8 +349,8 @@ def _differential_expression(df: pd.DataFrame, lab: pd.Series, method: str, disp
         else:
             disp, alc = _as_dispersion(dispersion, df.columns)
             if alc is None:
-                alc = _ave_log_cpm(Y, lib, float(np.mean(disp)) if np.ndim(dispersion) == 0
-                                   else 0.05)
+                alc = ave_log_cpm(Y, lib, dispersion=float(np.mean(disp))
+                                  if np.ndim(dispersion) == 0 else 0.05)
         codes = pd.Categorical(lab, categories=levels).codes.astype(int)
         logfc, p = _exact_test(Y, codes, lib, disp)
         logfc[zero] = 0.0

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._edger.fit import ave_log_cpm
 from ._validation import align, as_count_frame, as_labels
 
 logger = logging.getLogger(__name__)
@@ -168,16 +169,6 @@ def _per_gene(value: Any, G: int) -> np.ndarray:
     """A scalar or per-gene value as a contiguous float array of length G."""
     v = np.asarray(value, dtype=float)
     return np.ascontiguousarray(np.broadcast_to(v.reshape(-1) if v.ndim else v, (G,)))
-
-
-def _ave_log_cpm(y: np.ndarray, lib: np.ndarray, dispersion: Any, prior_count: float = 2.0
-                 ) -> np.ndarray:
-    r"""edgeR ``aveLogCPM``: :math:`(\hat\beta_g + \log 10^6)/\log 2` of the one-group NB
-    fit to :math:`y_{gi} + p_i` with offsets :math:`\log(N_i + 2p_i)`,
-    :math:`p_i = \text{prior\_count}\cdot N_i/\bar N`."""
-    prior = prior_count * lib / lib.mean()
-    beta = _fit_one_group(y + prior[None, :], np.log(lib + 2.0 * prior), dispersion)
-    return (beta + math.log(1e6)) / math.log(2.0)
 
 
 def _q2qnbinom(x: np.ndarray, lam: np.ndarray, lib_in: np.ndarray, lib_out: float,
@@ -373,14 +364,12 @@ def _tagwise_disp_classic(y: np.ndarray, codes: np.ndarray, lib: np.ndarray, com
 # Public API
 # --------------------------------------------------------------------------------------
 def _lib_sizes(counts: pd.DataFrame, normalization: str) -> np.ndarray:
-    totals = counts.to_numpy().sum(axis=1)
-    if normalization == "tmm":
-        from .counts import calc_norm_factors
+    """edgeR's effective library sizes (:func:`radiogenomics.counts.library_sizes`)."""
+    from .counts import library_sizes
 
-        return totals * calc_norm_factors(counts).to_numpy()
-    if normalization == "none":
-        return totals
-    raise ValueError(f"normalization must be 'tmm' or 'none'; got {normalization!r}")
+    if normalization not in ("tmm", "none"):
+        raise ValueError(f"normalization must be 'tmm' or 'none'; got {normalization!r}")
+    return library_sizes(counts, "TMM" if normalization == "tmm" else "none")
 
 
 def estimate_dispersion(
@@ -457,7 +446,7 @@ def estimate_dispersion(
         from ._dispersion_glm import estimate_disp_glm
 
         if design is None:
-            from ._de_glm import group_design
+            from ._edger.design import group_design
 
             X = group_design(g)[0] if groups is not None else np.ones((df.shape[0], 1))
         else:
@@ -479,7 +468,7 @@ def estimate_dispersion(
     pdf = 10.0 if prior_df is None else float(prior_df)
     Y = np.ascontiguousarray(df.to_numpy(dtype=float).T)
     common = _common_disp_classic(Y, codes, lib)
-    alc = _ave_log_cpm(Y, lib, common)
+    alc = ave_log_cpm(Y, lib, dispersion=common)
     span = 0.3
     tagwise = _tagwise_disp_classic(Y, codes, lib, common, alc, prior_df=pdf, span=span)
     genes = df.columns

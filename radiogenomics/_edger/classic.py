@@ -8,36 +8,18 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .nbglm import _one_group_fit
+
 
 @njit(parallel=True, cache=True)
 def one_group_rows(y, offset, disp, maxit, tol):  # pragma: no cover
-    """Intercept-only NB GLM of each gene by Fisher scoring (edgeR ``mglmOneGroup``)."""
+    """Intercept-only NB GLM of each gene by Fisher scoring (edgeR ``mglmOneGroup``): the
+    one-group fit of :func:`radiogenomics._edger.nbglm._one_group_fit` on every row."""
     G, n = y.shape
     beta = np.empty(G)
-    eoff = np.exp(-offset)
+    eoff = np.exp(offset)
     for g in prange(G):
-        s = 0.0
-        for j in range(n):
-            if y[g, j] > 1e-10:
-                s += y[g, j] * eoff[j]
-        if s <= 0.0:
-            beta[g] = -np.inf
-            continue
-        b = math.log(s / n)
-        d = disp[g]
-        for _ in range(maxit):
-            num = 0.0
-            den = 0.0
-            for j in range(n):
-                mu = math.exp(b + offset[j])
-                w = 1.0 + mu * d
-                num += (y[g, j] - mu) / w
-                den += mu / w
-            step = num / den
-            b += step
-            if abs(step) < tol:
-                break
-        beta[g] = b
+        beta[g] = _one_group_fit(y[g], 0, n, eoff, offset, disp[g], np.nan, maxit, tol)
     return beta
 
 

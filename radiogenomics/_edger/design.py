@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -151,3 +152,16 @@ def _resid_df(zero: np.ndarray, design: np.ndarray) -> np.ndarray:
         ranks = np.array([_kept_columns(design[~pat]).size for pat in pats])
         df[some] = np.maximum(n - nzero[some] - ranks[inv], 0)
     return df
+
+
+def group_design(y: Any) -> tuple[np.ndarray, list[str]]:
+    """Treatment-contrast design of R's ``model.matrix(~group)`` with sorted levels.
+
+    Returns the (n, L) matrix (intercept, then one indicator per non-reference level) and
+    the column names (``"(Intercept)"``, ``"group<level>"``).
+    """
+    y = np.asarray(y)
+    levels = sorted(set(y.tolist()))
+    cols = [np.ones(len(y))] + [(y == lev).astype(float) for lev in levels[1:]]
+    names = ["(Intercept)"] + [f"group{lev}" for lev in levels[1:]]
+    return np.column_stack(cols), names
