@@ -100,8 +100,8 @@ def glm_lrt(
 
     if dispersion is None:
         est = estimate_disp_glm(counts, X, lib)
-        disp = est["tagwise"].to_numpy()
-        logcpm = est["ave_log_cpm"].to_numpy()
+        disp = est.tagwise.to_numpy()
+        logcpm = est.ave_log_cpm.to_numpy()
     else:
         if isinstance(dispersion, pd.Series):
             missing = counts.columns.difference(dispersion.index)

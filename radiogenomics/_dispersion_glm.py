@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,115 @@ from ._validation import as_count_frame
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["estimate_disp_glm"]
+__all__ = [
+    "estimate_disp_glm", "GLMDispersion", "apl_matrix", "common_dispersion",
+    "dispersion_trend", "glm_prior_df", "tagwise_dispersion",
+]
 
 
 def _default_span(ntags: int) -> float:
     """edgeR's span for the dispersion trend: 1 for <= 50 genes, else
     ``0.25 + 0.75 sqrt(50 / ntags)``."""
     return 1.0 if ntags <= 50 else 0.25 + 0.75 * math.sqrt(50.0 / ntags)
+
+
+# --------------------------------------------------------------------------------------
+# The steps of estimateDisp, each callable alone (arrays: genes x samples, kept genes)
+# --------------------------------------------------------------------------------------
+@dataclass(repr=False)
+class GLMDispersion:
+    """What :func:`estimate_disp_glm` estimates (edgeR ``estimateDisp``): ``common``
+    (float), ``trended`` and ``tagwise`` (Series by gene), ``prior_df``, ``span`` and
+    ``ave_log_cpm`` (Series). ``result["common"]`` reads an attribute (the former dict)."""
+
+    common: float
+    trended: pd.Series
+    tagwise: pd.Series
+    prior_df: float
+    span: float
+    ave_log_cpm: pd.Series
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __repr__(self) -> str:
+        return (f"GLMDispersion(common={self.common:.6g}, prior_df={self.prior_df:.4g}, "
+                f"span={self.span:.4g}, n_genes={len(self.tagwise)})")
+
+
+def apl_matrix(y: np.ndarray, design: np.ndarray, offset: np.ndarray,
+               grid: np.ndarray) -> np.ndarray:
+    """Step 1: Cox-Reid APL of every gene (rows of ``y``) at every grid dispersion
+    (genes x grid). Observations with an exactly-zero fitted mean (at dispersion 0.05)
+    are dropped gene by gene: genes are grouped by that pattern and each pattern is fitted
+    on its reduced design (edgeR's loop over zero patterns)."""
+    X = np.asarray(design, dtype=float)
+    G = y.shape[0]
+    out = np.zeros((G, grid.size))
+    info = _design_info(X)
+    zerofit = np.zeros(y.shape, dtype=bool)
+    some = np.flatnonzero((y < 1e-4).any(axis=1))  # only genes with a zero count can
+    if some.size:  # have a zero fitted mean: fit those alone
+        fit0 = _glm_fit(y[some], info, offset, 0.05)
+        zerofit[some] = (y[some] < 1e-4) & (fit0.fitted < 1e-4)
+        del fit0
+    for rows, pat in _zero_patterns(zerofit):
+        nz = ~pat
+        if not nz.any():
+            continue
+        if nz.all():
+            out[rows] = _apl_grid(y[rows] if rows.size < G else y, info, offset, grid)
+            continue
+        redesign = X[nz]
+        redesign = redesign[:, _kept_columns(redesign)]
+        if redesign.shape[0] == redesign.shape[1]:
+            continue
+        out[rows] = _apl_grid(y[np.ix_(rows, nz)], redesign, offset[nz], grid)
+    return out
+
+
+def common_dispersion(apl: np.ndarray, grid_pts: np.ndarray) -> float:
+    """Step 2: the common dispersion ``0.1 * 2**t`` maximising the summed APL (spline
+    maximiser over the grid points ``t``)."""
+    t = maximize_interpolant(grid_pts, apl.sum(axis=0)[None, :])[0]
+    return float(0.1 * 2.0**t)
+
+
+def dispersion_trend(apl: np.ndarray, ave_log_cpm: np.ndarray, span: float,
+                     grid_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: the abundance trend: ``m0`` (genes x grid), the degree-0 locfit of every grid
+    column of the APL on AveLogCPM, and the trended dispersions maximising it."""
+    m0 = _locfit_deg0_by_col(apl, ave_log_cpm, span)
+    return m0, 0.1 * 2.0 ** maximize_interpolant(grid_pts, m0)
+
+
+def glm_prior_df(y: np.ndarray, design: np.ndarray, offset: np.ndarray,
+                 trended: np.ndarray, ave_log_cpm: np.ndarray) -> float:
+    """Step 4: prior degrees of freedom (limma ``squeezeVar`` on the deviances of a GLM fit
+    at the trended dispersions, residual df after dropping exactly-zero fitted values,
+    AveLogCPM as covariate of the trend)."""
+    X = np.asarray(design, dtype=float)
+    fit = _glm_fit(y, _design_info(X), offset, trended)
+    zf = (y < 1e-4) & (fit.fitted < 1e-4)
+    fit.fitted = None
+    df_res = _resid_df(zf, X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = fit.deviance / df_res
+    s2[df_res == 0] = 0
+    s2 = np.maximum(s2, 0)
+    prior_df = _fit_f_dist_df2(s2, df_res, ave_log_cpm)
+    if not np.isfinite(prior_df) and np.isnan(prior_df):
+        raise ValueError("could not estimate the prior degrees of freedom")
+    return float(prior_df)
+
+
+def tagwise_dispersion(apl: np.ndarray, m0: np.ndarray, prior_n: float,
+                       grid_pts: np.ndarray) -> np.ndarray | None:
+    """Step 5: tagwise dispersions maximising the weighted likelihood
+    ``APL + prior_n * m0`` (None when ``prior_n > 1e6``: the trend itself)."""
+    if prior_n > 1e6:
+        return None
+    return 0.1 * 2.0 ** maximize_interpolant(grid_pts, apl + prior_n * m0)
 
 
 # --------------------------------------------------------------------------------------
@@ -82,9 +185,11 @@ def estimate_disp_glm(
 
     Returns
     -------
-    dict
+    GLMDispersion
         ``common`` (float), ``trended`` and ``tagwise`` (Series indexed by gene),
-        ``prior_df`` (float), ``span`` (float), ``ave_log_cpm`` (Series).
+        ``prior_df`` (float), ``span`` (float), ``ave_log_cpm`` (Series). The steps are
+        :func:`apl_matrix`, :func:`common_dispersion`, :func:`dispersion_trend`,
+        :func:`glm_prior_df` and :func:`tagwise_dispersion`.
 
     Notes
     -----
@@ -137,7 +242,7 @@ def estimate_disp_glm(
     if p >= n:
         logger.warning("no residual degrees of freedom: dispersions set to NaN")
         nan = np.full(G, np.nan)
-        return dict(
+        return GLMDispersion(
             common=float("nan"),
             trended=series(nan, "trended"),
             tagwise=series(nan.copy(), "tagwise"),
@@ -154,62 +259,22 @@ def estimate_disp_glm(
             f"no gene has at least {min_row_sum} reads in total; cannot estimate dispersion"
         )
     spline_pts = np.linspace(grid_range[0], grid_range[1], grid_length)
-    spline_disp = 0.1 * 2.0**spline_pts
-    l0 = np.zeros((nsel, grid_length))
-
-    # observations with a fitted mean of exactly zero are dropped, gene by gene
-    info = _design_info(X)
-    zerofit = np.zeros(Ys.shape, dtype=bool)
-    some = np.flatnonzero((Ys < 1e-4).any(axis=1))  # only genes with a zero count can
-    if some.size:  # have a zero fitted mean: fit those alone
-        fit0 = _glm_fit(Ys[some], info, offset, 0.05)
-        zerofit[some] = (Ys[some] < 1e-4) & (fit0.fitted < 1e-4)
-        del fit0
-    for rows, pat in _zero_patterns(zerofit):
-        nz = ~pat
-        if not nz.any():
-            continue
-        if nz.all():
-            l0[rows] = _apl_grid(Ys[rows] if rows.size < nsel else Ys, info, offset, spline_disp)
-            continue
-        redesign = X[nz]
-        redesign = redesign[:, _kept_columns(redesign)]
-        if redesign.shape[0] == redesign.shape[1]:
-            continue
-        l0[rows] = _apl_grid(Ys[np.ix_(rows, nz)], redesign, offset[nz], spline_disp)
-    del zerofit
-
-    overall = maximize_interpolant(spline_pts, l0.sum(axis=0)[None, :])[0]
-    common = float(0.1 * 2.0**overall)
-
+    l0 = apl_matrix(Ys, X, offset, 0.1 * 2.0**spline_pts)
+    common = common_dispersion(l0, spline_pts)
     ave = ave_log_cpm(Y, lib, dispersion=common)
     cov = ave[sel]
     if span is None:
         span = _default_span(nsel)
-    m0 = _locfit_deg0_by_col(l0, cov, span)
-    disp_trend = 0.1 * 2.0 ** maximize_interpolant(spline_pts, m0)
+    m0, disp_trend = dispersion_trend(l0, cov, span, spline_pts)
     trended = np.full(G, disp_trend[np.argmin(cov)])
     trended[sel] = disp_trend
-
     if prior_df is None:
-        fit = _glm_fit(Ys, info, offset, disp_trend)
-        zf = (Ys < 1e-4) & (fit.fitted < 1e-4)
-        fit.fitted = None
-        df_res = _resid_df(zf, X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s2 = fit.deviance / df_res
-        s2[df_res == 0] = 0
-        s2 = np.maximum(s2, 0)
-        prior_df = _fit_f_dist_df2(s2, df_res, cov)
-        if not np.isfinite(prior_df) and np.isnan(prior_df):
-            raise ValueError("could not estimate the prior degrees of freedom")
+        prior_df = glm_prior_df(Ys, X, offset, disp_trend, cov)
     prior_df = float(prior_df)
-    prior_n = prior_df / (n - p)
-
     tagwise = trended.copy()
-    if not prior_n > 1e6:
-        post = l0 + prior_n * m0
-        tagwise[sel] = 0.1 * 2.0 ** maximize_interpolant(spline_pts, post)
+    tw = tagwise_dispersion(l0, m0, prior_df / (n - p), spline_pts)
+    if tw is not None:
+        tagwise[sel] = tw
 
     logger.info(
         "estimate_disp_glm: common %.6g, prior df %.4g, span %.4g on %d of %d genes",
@@ -219,7 +284,7 @@ def estimate_disp_glm(
         nsel,
         G,
     )
-    return dict(
+    return GLMDispersion(
         common=common,
         trended=series(trended, "trended"),
         tagwise=series(tagwise, "tagwise"),

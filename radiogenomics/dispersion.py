@@ -46,6 +46,7 @@ import pandas as pd
 
 from ._edger.fit import ave_log_cpm
 from ._validation import align, as_count_frame, as_labels
+from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,12 @@ __all__ = ["estimate_dispersion", "DispersionResult"]
 # --------------------------------------------------------------------------------------
 # Result object
 # --------------------------------------------------------------------------------------
-@dataclass
-class DispersionResult:
+@dataclass(repr=False)
+class DispersionResult(Result):
     """NB dispersions of every gene.
+
+    ``summary()`` is the one-column table of scalar results (common dispersion, prior df,
+    tagwise quantiles); ``to_frame()`` the per-gene table, which ``save(path)`` writes.
 
     Attributes
     ----------
@@ -113,12 +117,16 @@ class DispersionResult:
         }
         return pd.DataFrame({"value": pd.Series(rows, dtype=object)})
 
+    def _header(self) -> dict[str, Any]:
+        return {"method": self.method, "common_dispersion": float(self.common),
+                "prior_df": float(self.prior_df), "n_genes": int(self.tagwise.size)}
+
+    def _saved_table(self) -> pd.DataFrame:
+        return self.to_frame()
+
     def plot(self, ax: Any = None) -> Any:
         """edgeR ``plotBCV``: sqrt(dispersion) against average log2 CPM. Returns axes."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4.5))
+        ax = self._axes(ax, figsize=(6, 4.5))
         x = self.ave_log_cpm
         if x is None:
             raise ValueError("ave_log_cpm is not available for this result")
@@ -133,12 +141,6 @@ class DispersionResult:
         ax.legend(loc="upper right")
         return ax
 
-    def save(self, path: Any) -> None:
-        """Write :meth:`to_frame` as CSV (atomically)."""
-        from ._io import atomic_path
-
-        with atomic_path(path) as tmp:
-            self.to_frame().to_csv(tmp)
 
 
 # --------------------------------------------------------------------------------------
@@ -451,13 +453,11 @@ def estimate_dispersion(
             X = group_design(g)[0] if groups is not None else np.ones((df.shape[0], 1))
         else:
             X = np.asarray(design, dtype=float)
-        out = estimate_disp_glm(df, X, lib, prior_df)
-        alc = out.get("ave_log_cpm")
+        est = estimate_disp_glm(df, X, lib, prior_df)  # common -> trend -> prior df -> tagwise
         return DispersionResult(
-            common=float(out["common"]), trended=out["trended"], tagwise=out["tagwise"],
-            prior_df=float(out["prior_df"]), method="glm",
-            ave_log_cpm=alc, span=out.get("span"),
-            lib_size=pd.Series(lib, index=df.index, name="lib_size"),
+            common=float(est.common), trended=est.trended, tagwise=est.tagwise,
+            prior_df=float(est.prior_df), method="glm", ave_log_cpm=est.ave_log_cpm,
+            span=est.span, lib_size=pd.Series(lib, index=df.index, name="lib_size"),
         )
 
     if design is not None:

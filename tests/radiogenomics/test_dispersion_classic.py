@@ -167,3 +167,26 @@ def test_public_defaults_equal_edger_for_both_methods():
     for res, col in ((c, "classic_tagwise"), (g, "estimateDisp_tagwise")):
         rel = np.abs(res.tagwise[ref.index] - ref[col]) / ref[col]
         assert np.median(rel) < 1e-5 and np.quantile(rel, 0.99) < 1e-4, col
+
+
+def test_dispersion_result_contract(tmp_path):
+    """DispersionResult follows the result contract: summary / to_frame tables, one-line
+    repr, HTML, save(path) -> Path writing the per-gene table, plot(ax=None)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from radiogenomics.datasets import load_cervical
+    from radiogenomics.dispersion import DispersionResult, estimate_dispersion
+    from radiogenomics.results import Result
+
+    counts, y = load_cervical()
+    res = estimate_dispersion(counts, groups=y)
+    assert isinstance(res, DispersionResult) and isinstance(res, Result)
+    assert res.summary().loc["common_dispersion", "value"] == res.common
+    assert list(res.to_frame().columns) == ["ave_log_cpm", "tagwise"]
+    assert "\n" not in repr(res) and "common_dispersion" in repr(res)
+    assert "<table" in res._repr_html_()
+    out = res.save(tmp_path / "disp.csv")
+    back = pd.read_csv(out, index_col=0)
+    np.testing.assert_allclose(back["tagwise"], res.tagwise.to_numpy())
+    assert res.plot() is not None

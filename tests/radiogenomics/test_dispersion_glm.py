@@ -289,3 +289,42 @@ def test_block_design_fit_equals_plain_levenberg(covariate_data):
     a_plain = _apl_grid(Y, _design_info(X1, blocks=False), off, grid)
     # both grids stop at edgeR's tolerance (dl'dbeta < 1e-6), hence the absolute 1e-4
     np.testing.assert_allclose(a_blk[ok], a_plain[ok], rtol=1e-7, atol=1e-4)
+
+
+def test_named_steps_reproduce_estimate_disp_glm(cervical, cervical_disp, covariate_data):
+    """estimateDisp as named steps (APL grid -> common -> trend -> prior df -> tagwise),
+    each called alone, gives exactly what estimate_disp_glm returns (group design and the
+    class x covariate block design)."""
+    from radiogenomics._dispersion_glm import (
+        GLMDispersion,
+        apl_matrix,
+        common_dispersion,
+        dispersion_trend,
+        glm_prior_df,
+        tagwise_dispersion,
+    )
+    from radiogenomics._edger.fit import ave_log_cpm
+
+    c_counts, _, c_lib, c_design = cervical
+    j_counts, j_lib, designs = covariate_data
+    cases = [(c_counts, c_lib, c_design, cervical_disp),
+             (j_counts, j_lib, designs["joint"][0], None)]
+    for counts, lib, design, ref in cases:
+        ref = ref if ref is not None else estimate_disp_glm(counts, design, lib)
+        assert isinstance(ref, GLMDispersion) and ref["common"] == ref.common
+        Y = counts.to_numpy(dtype=float).T
+        sel = Y.sum(axis=1) >= 5
+        pts = np.linspace(-10, 10, 21)
+        off = np.log(lib)
+        apl = apl_matrix(Y[sel], design, off, 0.1 * 2.0**pts)
+        common = common_dispersion(apl, pts)
+        assert common == ref.common
+        ave = ave_log_cpm(Y, lib, dispersion=common)[sel]
+        m0, trend = dispersion_trend(apl, ave, ref.span, pts)
+        np.testing.assert_array_equal(trend, ref.trended.to_numpy()[sel])
+        d0 = glm_prior_df(Y[sel], design, off, trend, ave)
+        assert d0 == ref.prior_df
+        n, p = design.shape
+        tw = tagwise_dispersion(apl, m0, d0 / (n - p), pts)
+        np.testing.assert_array_equal(tw, ref.tagwise.to_numpy()[sel])
+        assert tagwise_dispersion(apl, m0, 1e7, pts) is None  # infinite prior: the trend
