@@ -83,6 +83,19 @@ def _apl_one(y, mu, lmu, phi, XT, lgy1, ww, A, work):  # pragma: no cover
 
 
 @njit(cache=True)
+def _block(k, seg, bp, xoff, Xflat, Abuf, Rbuf):  # pragma: no cover
+    """Segment ``k``: its sample range ``lo:hi``, its number of columns, its transposed
+    design (``bp[k] x n_k`` view of ``Xflat``) and two ``bp[k] x bp[k]`` views of the
+    work buffers."""
+    lo = seg[k]
+    hi = seg[k + 1]
+    pk = bp[k]
+    Xk = Xflat[xoff[k]:xoff[k] + (hi - lo) * pk].reshape((pk, hi - lo))
+    return (lo, hi, pk, Xk, Abuf[:pk * pk].reshape((pk, pk)),
+            Rbuf[:pk * pk].reshape((pk, pk)))
+
+
+@njit(cache=True)
 def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, lmu,
               maxit, tol, Abuf, Rbuf, dl, dbeta, bnew, munew, ww, deriv, etanew, lyp,
               lyr, grid_fit=False, fast_max=0.0):  # pragma: no cover
@@ -102,13 +115,7 @@ def _fit_gene(y, offp, eoff, phi, oneway, seg, bp, coff, xoff, Xflat, beta, mu, 
         return np.nan
     dev = 0.0
     for k in range(seg.size - 1):
-        lo = seg[k]
-        hi = seg[k + 1]
-        pk = bp[k]
-        nk = hi - lo
-        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((pk, nk))
-        A = Abuf[:pk * pk].reshape((pk, pk))
-        R = Rbuf[:pk * pk].reshape((pk, pk))
+        lo, hi, pk, Xk, A, R = _block(k, seg, bp, xoff, Xflat, Abuf, Rbuf)
         bk = beta[coff[k]:coff[k] + pk]
         dev += _levenberg_fit(y[lo:hi], Xk, offp[lo:hi], phi, bk, mu[lo:hi], maxit, tol,
                               A, R, dl[:pk], dbeta[:pk], bnew[:pk], munew[lo:hi],
@@ -133,13 +140,7 @@ def _apl_gene(y, mu, lmu, phi, oneway, XpT, seg, bp, xoff, Xflat, lgy1, ww,
     ll = _apl_one(y, mu, lmu, phi, XpT[:0], lgy1, ww, Abuf[:0].reshape((0, 0)),
                   Wbuf[:0].reshape((0, 0)))
     for k in range(seg.size - 1):
-        lo = seg[k]
-        hi = seg[k + 1]
-        pk = bp[k]
-        nk = hi - lo
-        Xk = Xflat[xoff[k]:xoff[k] + nk * pk].reshape((pk, nk))
-        A = Abuf[:pk * pk].reshape((pk, pk))
-        W = Wbuf[:pk * pk].reshape((pk, pk))
+        lo, hi, pk, Xk, A, W = _block(k, seg, bp, xoff, Xflat, Abuf, Wbuf)
         _xtwx(Xk, ww[lo:hi], A)
         ll -= _logdet_half(A, W)
     return ll
@@ -156,6 +157,31 @@ def _permuted_design(X, offset, order):  # pragma: no cover
         for a in range(p):
             XpT[a, t] = X[order[t], a]
     return XpT, offp
+
+
+@njit(cache=True)
+def _layout(X, offset, order, seg, bp, oneway):  # pragma: no cover
+    """Design and offsets in the kernels' sample order, ``e^offset``, and the offsets of
+    each segment's coefficients (``coff``) and transposed design (``xoff``) in the flat
+    arrays; returns them with the number of coefficients."""
+    nseg = seg.size - 1
+    XpT, offp = _permuted_design(X, offset, order)
+    coff = np.zeros(nseg + 1, dtype=np.int64)
+    xoff = np.zeros(nseg + 1, dtype=np.int64)
+    for k in range(nseg):
+        coff[k + 1] = coff[k] + (1 if oneway else bp[k])
+        xoff[k + 1] = xoff[k] + (seg[k + 1] - seg[k]) * bp[k]
+    return XpT, offp, np.exp(offp), coff, xoff, coff[nseg]
+
+
+@njit(cache=True)
+def _fit_buffers(n, p):  # pragma: no cover
+    """One thread's work buffers of :func:`_fit_gene`: nine of length ``n`` (counts, mu,
+    log mu, weights, derivatives, trial mu, trial eta, log y, log(y + 1/phi)), two of
+    ``p * p`` and three of ``p``."""
+    return (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n), np.empty(n), np.empty(n), np.empty(p * p), np.empty(p * p),
+            np.empty(p), np.empty(p), np.empty(p))
 
 
 @njit(parallel=True, cache=True)
@@ -180,32 +206,12 @@ def apl_grid(y, X, offset, grid, oneway, order, seg, bp, Xflat, q, maxit, tol,
     p = X.shape[1]
     K = grid.size
     out = np.empty((G, K))
-    nseg = seg.size - 1
-    XpT, offp = _permuted_design(X, offset, order)
-    eoff = np.exp(offp)
-    coff = np.zeros(nseg + 1, dtype=np.int64)
-    xoff = np.zeros(nseg + 1, dtype=np.int64)
-    for k in range(nseg):
-        coff[k + 1] = coff[k] + (1 if oneway else bp[k])
-        xoff[k + 1] = xoff[k] + (seg[k + 1] - seg[k]) * bp[k]
-    ncoef = coff[nseg]
+    XpT, offp, eoff, coff, xoff, ncoef = _layout(X, offset, order, seg, bp, oneway)
     nblk = min(G, 256)
     for blk in prange(nblk):
-        yg = np.empty(n)
+        (yg, mu, lmu, ww, deriv, munew, etanew, lyp, lyr, Abuf, Rbuf, dl, dbeta,
+         bnew) = _fit_buffers(n, p)
         lgy1 = np.empty(n)
-        mu = np.empty(n)
-        lmu = np.empty(n)
-        ww = np.empty(n)
-        deriv = np.empty(n)
-        munew = np.empty(n)
-        etanew = np.empty(n)
-        lyp = np.empty(n)
-        lyr = np.empty(n)
-        Abuf = np.empty(p * p)
-        Rbuf = np.empty(p * p)
-        dl = np.empty(p)
-        dbeta = np.empty(p)
-        bnew = np.empty(p)
         beta = np.empty(max(ncoef, 1))
         prev = np.empty(max(ncoef, 1))
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
@@ -246,34 +252,14 @@ def glm_fit_rows(y, X, offset, disp, start, oneway, order, seg, bp, Xflat, q,
     it has G rows. Samples and segments as in :func:`apl_grid`."""
     G, n = y.shape
     p = X.shape[1]
-    nseg = seg.size - 1
-    XpT, offp = _permuted_design(X, offset, order)
-    eoff = np.exp(offp)
-    coff = np.zeros(nseg + 1, dtype=np.int64)
-    xoff = np.zeros(nseg + 1, dtype=np.int64)
-    for k in range(nseg):
-        coff[k + 1] = coff[k] + (1 if oneway else bp[k])
-        xoff[k + 1] = xoff[k] + (seg[k + 1] - seg[k]) * bp[k]
-    ncoef = coff[nseg]
+    XpT, offp, eoff, coff, xoff, ncoef = _layout(X, offset, order, seg, bp, oneway)
     coef = np.empty((G, ncoef))
     dev = np.empty(G)
     keep_mu = mu_out.shape[0] == G
     nblk = min(G, 256)
     for blk in prange(nblk):
-        yg = np.empty(n)
-        mu = np.empty(n)
-        lmu = np.empty(n)
-        ww = np.empty(n)
-        deriv = np.empty(n)
-        munew = np.empty(n)
-        etanew = np.empty(n)
-        lyp = np.empty(n)
-        lyr = np.empty(n)
-        Abuf = np.empty(p * p)
-        Rbuf = np.empty(p * p)
-        dl = np.empty(p)
-        dbeta = np.empty(p)
-        bnew = np.empty(p)
+        (yg, mu, lmu, ww, deriv, munew, etanew, lyp, lyr, Abuf, Rbuf, dl, dbeta,
+         bnew) = _fit_buffers(n, p)
         beta = np.empty(max(ncoef, 1))
         for g in range(blk * G // nblk, (blk + 1) * G // nblk):
             for t in range(n):
