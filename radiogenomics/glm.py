@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import gammaln, xlogy
+
+from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +99,13 @@ def nb_deviance(y, mu, phi, axis: int | None = 0):
     return d if axis is None else d.sum(axis=axis)
 
 
-@dataclass
-class NBGLMResult:
+@dataclass(repr=False)
+class NBGLMResult(Result):
     """Result of :func:`nb_glm_fit` for ``G`` genes and ``p`` coefficients.
+
+    ``summary()`` (= ``to_frame()``, what ``save`` writes) has one row per gene:
+    ``coef_j``, ``se_j``, ``deviance``, ``n_iter``, ``converged``; ``plot`` draws each
+    gene's last coefficient against its standard error.
 
     Attributes
     ----------
@@ -120,6 +128,26 @@ class NBGLMResult:
     n_iter: np.ndarray
     converged: np.ndarray
     mu: np.ndarray
+
+    def _header(self) -> dict[str, Any]:
+        return {"n_genes": int(self.coef.shape[0]), "n_coefficients": int(self.coef.shape[1]),
+                "converged": int(np.sum(self.converged))}
+
+    def summary(self) -> pd.DataFrame:
+        cols: dict[str, Any] = {}
+        for j in range(self.coef.shape[1]):
+            cols[f"coef_{j}"] = self.coef[:, j]
+            cols[f"se_{j}"] = self.se[:, j]
+        cols.update(deviance=self.deviance, n_iter=self.n_iter, converged=self.converged)
+        return pd.DataFrame(cols, index=pd.RangeIndex(self.coef.shape[0], name="gene"))
+
+    def plot(self, ax: Any = None) -> Any:
+        """Last coefficient of every gene against its standard error."""
+        ax = self._axes(ax, figsize=(5, 4))
+        ax.scatter(self.coef[:, -1], self.se[:, -1], s=4, c="k", alpha=0.5)
+        ax.set_xlabel(f"coefficient {self.coef.shape[1] - 1} (log scale)")
+        ax.set_ylabel("standard error")
+        return ax
 
 
 def _batched_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import as_count_frame
+from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +183,12 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
     return np.log2((counts + 0.5) / (lib_size[:, None] + 1.0) * 1e6)
 
 
-class VoomFit:
-    """What :func:`voom` learned (for plots / re-use): ``E``, ``weights``, the lowess trend."""
+class VoomFit(Result):
+    """What :func:`voom` learned (for plots / re-use): ``E``, ``weights``, the lowess trend.
+
+    ``summary()`` (= ``to_frame()``, what ``save`` writes) is the per-gene mean-variance
+    table: ``sx`` (average log2 count) and ``sy`` (square-root residual SD); ``plot`` is
+    limma's voom plot with the lowess trend."""
 
     def __init__(self, E, weights, sx, sy, trend_x, trend_y, lib_size):
         self.E = E
@@ -197,6 +202,23 @@ class VoomFit:
     def trend(self, v: Any) -> np.ndarray:
         """The fitted sqrt-sd trend at log2 counts ``v`` (``approxfun(rule = 2)``)."""
         return _approxfun_rule2(self.trend_x, self.trend_y)(np.asarray(v, dtype=float))
+
+    def _header(self) -> dict[str, Any]:
+        return {"n_samples": int(self.E.shape[0]), "n_genes": int(self.E.shape[1])}
+
+    def summary(self) -> pd.DataFrame:
+        genes = self.E.columns if isinstance(self.E, pd.DataFrame) else None
+        return pd.DataFrame({"sx": np.asarray(self.sx), "sy": np.asarray(self.sy)},
+                            index=pd.Index(genes, name="gene") if genes is not None else None)
+
+    def plot(self, ax: Any = None) -> Any:
+        """limma's voom plot: sqrt(residual SD) against average log2 count, with the trend."""
+        ax = self._axes(ax, figsize=(5, 4))
+        ax.scatter(self.sx, self.sy, s=3, c="k", alpha=0.4)
+        ax.plot(self.trend_x, self.trend_y, c="r")
+        ax.set_xlabel("log2( count size + 0.5 )")
+        ax.set_ylabel("Sqrt( standard deviation )")
+        return ax
 
 
 def _design_matrix(design: Any, index: pd.Index) -> np.ndarray:

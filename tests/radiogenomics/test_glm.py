@@ -193,3 +193,28 @@ def test_compiled_irls_equals_batched_numpy_reference():
     np.testing.assert_allclose(fit.se, se, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(fit.deviance, dev, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fit.mu, mu, rtol=1e-9, atol=1e-12)
+
+
+def test_nb_glm_result_contract(tmp_path):
+    """NBGLMResult follows the result contract (summary per gene, repr, HTML, save, plot)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from radiogenomics.results import Result
+
+    rng = np.random.default_rng(1)
+    n, G = 20, 6
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n)])
+    Y = rng.poisson(20.0, size=(n, G)).astype(float)
+    fit = nb_glm_fit(Y, X, np.zeros(n), 0.1)
+    assert isinstance(fit, Result)
+    tab = fit.summary()
+    assert list(tab.columns[:4]) == ["coef_0", "se_0", "coef_1", "se_1"] and len(tab) == G
+    np.testing.assert_array_equal(tab["coef_1"], fit.coef[:, 1])
+    assert "\n" not in repr(fit) and "n_genes=6" in repr(fit)
+    assert "<table" in fit._repr_html_()
+    back = pd.read_csv(fit.save(tmp_path / "fit.csv"), index_col=0)
+    np.testing.assert_allclose(back["deviance"], fit.deviance)
+    assert fit.plot() is not None

@@ -113,3 +113,21 @@ def test_voom_rejects_bad_input(cervical):
         voom(bad)
     with pytest.raises(ValueError, match="residual"):
         voom(counts.iloc[[0, 29]], design=y.iloc[[0, 29]])
+
+
+def test_voom_fit_result_contract(cervical, tmp_path):
+    """VoomFit follows the result contract: per-gene mean-variance table, repr, save, plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from radiogenomics.results import Result
+
+    counts, y = cervical
+    fit = voom_fit(counts, design=y)
+    assert isinstance(fit, Result)
+    tab = fit.summary()
+    assert list(tab.columns) == ["sx", "sy"] and list(tab.index) == list(counts.columns)
+    assert "\n" not in repr(fit) and "<table" in fit._repr_html_()
+    back = pd.read_csv(fit.save(tmp_path / "voom.csv"), index_col=0)
+    np.testing.assert_allclose(back["sy"], fit.sy)
+    assert fit.plot() is not None
