@@ -13,8 +13,9 @@ Usage::
 ``differential_expression(method="lrt")`` (TMM included) in fresh child processes, and
 edgeR's ``calcNormFactors`` + ``estimateDisp`` and ``glmFit`` + ``glmLRT`` in ``Rscript``
 on the same simulated counts (written to a temporary CSV; reading it is not timed) in the
-same run: ours before and after edgeR, averaged (both times are printed); it says so and skips edgeR when ``Rscript`` with edgeR is
-not installed (``apt-get install r-base-core r-bioc-edger``). ``--joint GxN`` times the
+same run: ours before and after edgeR, averaged (both times are printed; the load average
+at start and end too); it says so and skips edgeR when ``Rscript`` with edgeR is not
+installed (``apt-get install r-base-core r-bioc-edger``). ``--joint GxN`` times the
 joint gene selection's fit: dispersions on the full design (class intercepts, 8 features,
 8 class-by-feature interactions) and the LRT against the features-only design
 (:func:`radiogenomics.glm.glm_lrt`), next to edgeR doing the same.
@@ -303,7 +304,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"python {sys.version.split()[0]}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
               f", {os.cpu_count()} cores: ours on {numba.config.NUMBA_NUM_THREADS} numba "
               "threads, edgeR single-threaded")
+        print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
         glm_comparison(parse(args.sizes), parse(args.joint))
+        print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f} (other processes "
+              "share the cores: compare the ratios of one run)")
         return
 
     print(f"python {sys.version.split()[0]}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
