@@ -12,6 +12,7 @@ and ``approxfun(rule = 2)`` linear interpolation.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -183,6 +184,7 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
     return np.log2((counts + 0.5) / (lib_size[:, None] + 1.0) * 1e6)
 
 
+@dataclass(repr=False, eq=False)
 class VoomFit(Result):
     """What :func:`voom` learned (for plots / re-use): ``E``, ``weights``, the lowess trend.
 
@@ -190,14 +192,13 @@ class VoomFit(Result):
     table: ``sx`` (average log2 count) and ``sy`` (square-root residual SD); ``plot`` is
     limma's voom plot with the lowess trend."""
 
-    def __init__(self, E, weights, sx, sy, trend_x, trend_y, lib_size):
-        self.E = E
-        self.weights = weights
-        self.sx = sx
-        self.sy = sy
-        self.trend_x = trend_x
-        self.trend_y = trend_y
-        self.lib_size = lib_size
+    E: pd.DataFrame
+    weights: pd.DataFrame
+    sx: np.ndarray
+    sy: np.ndarray
+    trend_x: np.ndarray
+    trend_y: np.ndarray
+    lib_size: pd.Series
 
     def trend(self, v: Any) -> np.ndarray:
         """The fitted sqrt-sd trend at log2 counts ``v`` (``approxfun(rule = 2)``)."""
