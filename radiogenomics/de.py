@@ -117,7 +117,7 @@ def _exact_test(Y: np.ndarray, codes: np.ndarray, lib: np.ndarray, disp: np.ndar
     (``q2qnbinom`` with the all-sample one-group fit) and tested with
     :func:`exact_test_double_tail`.
     """
-    from .dispersion import _fit_one_group, _q2qnbinom
+    from ._edger.qcml import _fit_one_group, _q2qnbinom
 
     G = Y.shape[0]
     j1 = codes == 0

@@ -5,7 +5,8 @@ Arrays are genes x samples (edgeR's orientation). The public, pandas-facing laye
 :mod:`radiogenomics.voom`; they call these modules:
 
 - :mod:`.special` — incomplete gamma tails, gamma quantiles, ``q2qnbinom`` (compiled);
-- :mod:`.classic` — conditional log-likelihood grid, exact-test tails (compiled);
+- :mod:`.classic` — one-group rows, conditional log-likelihood grid, exact-test tails (compiled);
+- :mod:`.qcml` — the classic (qCML) dispersion: pseudo-counts, Brent, moving average, common, tagwise;
 - :mod:`.tmm` — TMM normalisation factors (compiled);
 - :mod:`.nbglm` — NB unit deviance, one-group / oneway / Levenberg fits (compiled);
 - :mod:`.apl` — Cox-Reid APL grid fused with the fits, ``glmFit`` rows (compiled);

@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from radiogenomics.dispersion import (
-    DispersionResult,
+from radiogenomics._edger.qcml import (
     _brent_fmin,
     _fit_one_group,
     _moving_average_by_col,
     _q2qnbinom,
-    estimate_dispersion,
 )
+from radiogenomics.dispersion import DispersionResult, estimate_dispersion
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edger"
 

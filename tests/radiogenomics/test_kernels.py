@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from radiogenomics._edger.qcml import _q2qnbinom
 from radiogenomics._edger.special import gamma_quantile_log, log_gamma_pq, q2q_nbinom
-from radiogenomics.dispersion import _q2qnbinom
 
 A = [1e-3, 0.05, 0.3, 0.9, 1.0, 2.5, 7.0, 30.0, 150.0, 1e3, 2e4]
 
