@@ -1,8 +1,8 @@
-"""Atomic output for the imaging package: nothing is written half-way.
+"""Atomic output for both packages: nothing is written half-way.
 
-Same API as ``radiogenomics._io`` (``imaging`` never imports ``radiogenomics``). Files are
-written to a temporary sibling and renamed into place; directories are built in a temporary
-sibling directory and swapped in when complete.
+``radiogenomics._io`` re-exports these (``imaging`` never imports ``radiogenomics``). Files
+are written to a temporary sibling and renamed into place; directories are built in a
+temporary sibling directory and swapped in when complete.
 """
 
 from __future__ import annotations

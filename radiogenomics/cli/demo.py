@@ -16,19 +16,19 @@ import logging
 import time
 from pathlib import Path
 
+from . import add_command
+
 logger = logging.getLogger(__name__)
 
-#: positive class of the bundled targets (the mutation / codeletion)
-POSITIVE = {"IDH": "Mutant", "codel_1p19q": "codel", "ATRX": "Mutant"}
-
-
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "demo",
+    p = add_command(
+        subparsers, "demo",
         help="fit the radiogenomics-NB classifier on the bundled semi-synthetic cohort",
-        description="One stratified 80/20 split of the bundled semi-synthetic TCGA-LGG "
-        "cohort (real imaging and labels, simulated counts): fit radiogenomics-NB on the "
-        "training samples, print its summary and the held-out metrics.",
+        description="One stratified 80/20 split of the bundled semi-synthetic (plasmode) "
+        "TCGA-LGG cohort (real imaging and labels; real GEUVADIS counts binomially thinned to "
+        "carry simulated effects): fit radiogenomics-NB on the training samples, print its "
+        "summary and the held-out metrics.",
+        example="radiogenomics demo --target codel_1p19q --n-genes 20 --out demo",
     )
     p.add_argument("--target", default="IDH", help="label to predict: IDH, codel_1p19q or "
                    "ATRX (default IDH)")
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from radiogenomics._io import atomic_path
     from radiogenomics.classifiers import fit_nb_radiogenomics
     from radiogenomics.evaluation import classification_metrics
+    from radiogenomics.evaluation.protocol import KNOWN_POSITIVE
 
     if args.n_genes < 1:
         raise ValueError(f"--n-genes must be a positive integer; got {args.n_genes}")
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                            "display.max_rows", 400, "display.precision", 4):
         print("\nradiogenomics-NB summary (semi-synthetic data):")
         print(summary.to_string(index=False))
-    pos = POSITIVE.get(target)
+    pos = KNOWN_POSITIVE.get(target)
     if pos not in set(clf.classes_):
         pos = str(y.loc[train].value_counts().idxmin())
     proba = clf.predict_proba(data.counts.loc[test], features=data.features.loc[test])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from . import add_command
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,12 +15,14 @@ def _split(s: str | None) -> list[str]:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "nomogram",
+    p = add_command(
+        subparsers, "nomogram",
         help="logistic-regression nomogram (rms look), OR table, ROC (DeLong) and calibration",
         description="Fit a multivariable logistic model, select predictors (P < 0.05 by default) "
         "and write the rms-style nomogram, odds-ratio table, ROC and bootstrap calibration "
         "figures to an output directory (written atomically).",
+        example="radiogenomics nomogram --data ich.csv --outcome expansion "
+        "--predictors age,volume,shape --out nomogram",
     )
     p.add_argument("--data", required=True, help="CSV file, one row per patient")
     p.add_argument("--outcome", required=True, help="binary outcome column")

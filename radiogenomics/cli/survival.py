@@ -15,6 +15,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from . import add_command
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,11 +34,13 @@ def _parse_reference(items: list[str] | None) -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "survival",
+    p = add_command(
+        subparsers, "survival",
         help="Kaplan-Meier, log-rank and (stratified) Cox on a CSV table",
         description="Kaplan-Meier curves by group with log-rank test and median survival; "
         "with --strata/--covariates also a Cox model (lifelines) with likelihood-ratio test.",
+        example="radiogenomics survival --data lgg.csv --duration os_months --event os_event "
+        "--group IDH --strata sex --out survival",
     )
     p.add_argument("--data", required=True, type=Path, help="CSV table, one row per patient")
     p.add_argument("--duration", required=True, help="column with follow-up time")

@@ -21,7 +21,8 @@ DEFAULT_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "NBLDA": ("radiogenomics.classifiers", "NBLDA", {"n_repeats": 1, "n_folds": 3}),
     # equal class priors, as NBLDA and the radiogenomics-NB model use: with MLSeq's class
     # proportions VoomNSC predicts the majority class on the 51-vs-13 1p/19q splits
-    "VoomNSC": ("radiogenomics.classifiers", "VoomNSC", {"n_repeats": 1, "priors": "equal"}),
+    "VoomNSC": ("radiogenomics.classifiers", "VoomNSC", {"n_repeats": 1, "n_folds": 3,
+                                                        "priors": "equal"}),
     "RF-genomics": ("radiogenomics.classifiers", "RFGenomics", {"cv": 3}),
     "RF-radiogenomics": ("radiogenomics.classifiers", "RFRadiogenomics", {"cv": 3}),
 }

@@ -215,3 +215,11 @@ def test_bundled_caveat_is_the_datasets_description(tmp_path):
 def test_help_lists_benchmark():
     assert "benchmark" in sys.modules["radiogenomics.cli"].build_parser().format_help()
     assert Path(importlib.import_module("radiogenomics.cli.benchmark").__file__).is_file()
+
+
+@pytest.mark.parametrize("command", ["benchmark", "demo", "survival", "nomogram"])
+def test_every_command_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"example: radiogenomics {command} --" in out
