@@ -57,7 +57,8 @@ cohort.features.head()
 # the forests' mtry) re-runs the quantile filter and the gene selection on its own training
 # rows, so each inner fold costs one more gene selection. Here the baselines share one
 # 5-fold inner partition (same seed, same folds), so the five selections of a split are
-# computed once and reused by all of them.
+# computed once and reused by all of them. (`radiogenomics benchmark` shares 3 folds, so a
+# split costs 1 outer + 3 inner selections; `run_protocol()` is that command from Python.)
 
 # %%
 methods = {

@@ -418,7 +418,8 @@ class BenchmarkResult(Result):
                     continue
                 mark = "***" if p < 0.001 else "**" if p < 0.01 else "*"
                 top = (m_ if np.isfinite(m_) else 0) + (sd if np.isfinite(sd) else 0)
-                ax.text(xi, top + 0.01, mark, ha="center", va="bottom", fontsize=8)
+                # inside the axes (a bar + SD can reach past the top of the 0-1 scale)
+                ax.text(xi, min(top + 0.01, 1.07), mark, ha="center", va="bottom", fontsize=8)
         labels = [METRIC_LABELS.get(g, g) if group_col == "metric" else str(g) for g in groups]
         ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=30 if group_col == "metric" else 0, ha="right" if group_col == "metric" else "center")
@@ -426,7 +427,7 @@ class BenchmarkResult(Result):
         if group_col == "n_genes":
             ax.set_xlabel("number of genes")
         ax.set_ylim(0, 1.12)
-        ax.legend(fontsize=7, ncol=min(len(methods), 3), loc="upper center", bbox_to_anchor=(0.5, -0.22 if group_col == "metric" else -0.12), frameon=False)
+        ax.legend(fontsize=7, ncol=min(len(methods), 3), loc="upper center", bbox_to_anchor=(0.5, -0.30 if group_col == "metric" else -0.12), frameon=False)
         ax.set_title(f"marks: {test} vs {ref}, Holm" if pmap else "", fontsize=8)
         return ax
 

@@ -87,7 +87,7 @@ def test_coefficient_recovery():
     d = simulate_radiogenomic_cohort(n_samples=1200, n_genes=200, n_features=2,
                                      n_informative=8, effect=1.5, slope_effect=0.5,
                                      dispersion=0.1, random_state=3)
-    clf = NBRadiogenomicsClassifier(n_genes=8, alpha=0.0, size_factor="ratio", quantile=0.0)
+    clf = NBRadiogenomicsClassifier(n_genes=8, alpha=0.0, size_factors="ratio", quantile=0.0)
     clf.fit(d.counts, d.y, features=d.features)
     assert set(clf.genes_) == set(d.truth["informative_genes"])
     mean = clf.feature_mean_.to_numpy()
@@ -114,7 +114,7 @@ def test_shared_slopes_recover_shared_truth():
                                      n_informative=6, effect=1.5, slope_effect=0.0,
                                      dispersion=0.1, random_state=4)
     clf = NBRadiogenomicsClassifier(n_genes=6, alpha=0.0, slopes="shared",
-                                    size_factor="ratio", quantile=0.0).fit(d.counts, d.y, features=d.features)
+                                    size_factors="ratio", quantile=0.0).fit(d.counts, d.y, features=d.features)
     np.testing.assert_array_equal(clf.coef_[0, :, 1:], clf.coef_[1, :, 1:])
     slope = clf.coef_[0, :, 1:] / clf.feature_scale_.to_numpy()
     true = d.truth["coef"][clf.classes_[0]].loc[clf.genes_].iloc[:, 1:].to_numpy()
@@ -299,7 +299,7 @@ def test_class_with_fewer_than_two_samples(small):
 
 @pytest.mark.parametrize("param, value, match", [
     ("de_method", "wilcoxon", "de_method must be one of"),
-    ("size_factor", "upper", "size_factor must be one of"),
+    ("size_factors", "upper", "size-factor method must be one of"),
     ("slopes", "both", "slopes must be"),
     ("priors", "flat", "priors must be"),
     ("priors", [0.5, 0.2, 0.3], "priors must be 2 positive numbers"),
@@ -355,8 +355,8 @@ def test_predict_before_fit_and_missing_inputs(small):
     {"alpha": 0.0},
     {"de_method": "lrt"},
     {"de_method": "deseq2"},
-    {"size_factor": "ratio"},
-    {"size_factor": "tmm"},
+    {"size_factors": "ratio"},
+    {"size_factors": "tmm"},
     {"dispersion": "glm"},
     {"dispersion": 0.2},
     {"quantile": 0.0},

@@ -33,7 +33,7 @@ def test_nblda_rho0_equals_r(cervical, split, features, ty):
     among themselves, we against the training reference, so there the training side and
     the discriminant given R's test sizes are compared."""
     Xtr, ytr, Xte, _ = split_data(*cervical, split, features)
-    m = NBLDA(rho=0, normalization=ty).fit(Xtr, ytr)
+    m = NBLDA(rho=0, size_factors=ty).fit(Xtr, ytr)
     par = ref(split, features, f"nblda_rho0_{ty}_params").set_index("gene").loc[m.genes_]
     assert np.max(np.abs(m.dispersion_initial_ - par["dispersion_initial"])) < 1e-10
     assert np.max(np.abs(m.dispersion_ - par["dispersion_adj"])) < 1e-10
@@ -92,7 +92,7 @@ def test_nblda_gene_selection_inside_fit(cervical):
 @pytest.mark.parametrize("norm", ["deseq", "mle", "library", "tmm", "quantile"])
 def test_nblda_normalizations_and_clone(cervical, norm):
     Xtr, ytr, Xte, yte = split_data(*cervical, "A", "top50")
-    est = NBLDA(rho=0, normalization=norm)
+    est = NBLDA(rho=0, size_factors=norm)
     m = clone(est).fit(Xtr, ytr)
     assert not hasattr(est, "rho_") and clone(est).get_params() == est.get_params()
     assert (m.predict(Xte) == yte.to_numpy()).mean() >= 0.75
@@ -155,7 +155,7 @@ def test_plda_cv_rho_equals_poiclaclu_given_its_rho(cervical, split, features):
 def test_plda_normalizations_selection_and_clone(cervical, norm):
     counts, y = cervical
     Xtr, ytr, Xte, yte = split_data(counts, y, "B", "all714")
-    m = clone(PLDA(n_genes=30, normalization=norm)).fit(Xtr, ytr)
+    m = clone(PLDA(n_genes=30, size_factors=norm)).fit(Xtr, ytr)
     assert len(m.genes_) == 30
     assert (m.predict(Xte) == yte.to_numpy()).mean() >= 0.75
 

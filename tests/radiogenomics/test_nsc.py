@@ -102,7 +102,7 @@ def test_default_selector_is_the_nb_models(cervical):
 def test_normalizations_and_clone(cervical, norm):
     counts, y = cervical
     Xtr, ytr, Xte, yte = split_data(counts, y, "B", "top50")
-    est = NearestShrunkenCentroid(threshold=1.0, normalization=norm)
+    est = NearestShrunkenCentroid(threshold=1.0, size_factors=norm)
     m = clone(est).fit(Xtr, ytr)
     assert est.get_params() == clone(est).get_params()
     assert not hasattr(est, "threshold_")

@@ -42,7 +42,7 @@ def test_mlseq_compat_equals_mlseq_at_threshold_1(cervical, split, features, nm,
     delta.shrunk, fitV$prior, posid)``; ``MLSeq:::predict.voomNSC(fitV, Xte, threshold = 1)``
     -> ``voomNSC_{nm}_thr1.0_{test,model}.csv``, ``voomNSC_{nm}_testExpr.csv``."""
     Xtr, ytr, Xte, _ = split_data(*cervical, split, features)
-    m = VoomNSC(threshold=1.0, normalization=norm, mlseq_compat=True).fit(Xtr, ytr)
+    m = VoomNSC(threshold=1.0, size_factors=norm, mlseq_compat=True).fit(Xtr, ytr)
     mo = ref(split, features, f"voomNSC_{nm}_thr1.0_model").set_index("gene").loc[m.genes_]
     expr = ref(split, features, f"voomNSC_{nm}_testExpr").set_index("gene").T
     assert np.max(np.abs(m.transform_test(Xte).to_numpy()
@@ -74,7 +74,7 @@ def test_default_uses_aligned_se_scale(cervical, split, features, nm, norm):
     MLSeq's recycled product, and it standardises with the same :math:`s_g + s_0` that
     the differences use. Its test predictions are then compared with MLSeq's."""
     Xtr, ytr, Xte, yte = split_data(*cervical, split, features)
-    m = VoomNSC(threshold=1.0, normalization=norm).fit(Xtr, ytr)
+    m = VoomNSC(threshold=1.0, size_factors=norm).fit(Xtr, ytr)
     mo = ref(split, features, f"voomNSC_{nm}_thr1.0_model").set_index("gene").loc[m.genes_]
     aligned = soft_shrink(mo[["delta_N", "delta_T"]].to_numpy(), 1.0) \
         * mo[["se_scale_N", "se_scale_T"]].to_numpy()
@@ -98,7 +98,7 @@ def test_threshold_grid_and_optimal_threshold_equal_mlseq(cervical, split, featu
     re-substitution) -> ``voomNSC_{nm}_optthr_test.csv``."""
     Xtr, ytr, Xte, _ = split_data(*cervical, split, features)
     g = ref(split, features, f"voomNSC_{nm}_grid_train")
-    fit = VoomNSC(normalization=norm, mlseq_compat=True, n_repeats=1, random_state=0)
+    fit = VoomNSC(size_factors=norm, mlseq_compat=True, n_repeats=1, random_state=0)
     fit.fit(Xtr, ytr)
     grid = fit.cv_results_["threshold"].to_numpy()
     assert np.max(np.abs(grid - g["threshold"].to_numpy()[:len(grid)])) < 1e-10
@@ -106,7 +106,7 @@ def test_threshold_grid_and_optimal_threshold_equal_mlseq(cervical, split, featu
                     rf"voomNSC {nm} grid opt\.threshold \(train resubstitution\) = "
                     r"([0-9.eE+-]+)")
     thr = g["threshold"].to_numpy()[np.argmin(np.abs(g["threshold"].to_numpy() - opt))]
-    m = VoomNSC(threshold=thr, normalization=norm, mlseq_compat=True).fit(Xtr, ytr)
+    m = VoomNSC(threshold=thr, size_factors=norm, mlseq_compat=True).fit(Xtr, ytr)
     assert m.n_nonzero_ == int(g.loc[g["threshold"] == thr, "nonzero"].iloc[0])
     t = ref(split, features, f"voomNSC_{nm}_optthr_test")
     assert (m.predict(Xte) == t["pred"].to_numpy()).all()
@@ -148,7 +148,7 @@ def test_cv_threshold_refits_voom_inside_each_fold(cervical, monkeypatch):
         orig_init(self, x, y, classes, norm, rows=rows, tmm_cache=tmm_cache, cols=cols)
 
     monkeypatch.setattr(Spy, "__init__", init)
-    m = VoomNSC(normalization="tmm", n_folds=5, n_repeats=2, random_state=1).fit(Xtr, ytr)
+    m = VoomNSC(size_factors="tmm", n_folds=5, n_repeats=2, random_state=1).fit(Xtr, ytr)
     fits = [s for s in seen if not isinstance(s, tuple)]
     tests = [s for s in seen if isinstance(s, tuple)]
     assert fits[0] is None  # the final model on all training samples
@@ -181,7 +181,7 @@ def test_cv_is_reproducible_and_tmm_cache_exact(cervical):
 @pytest.mark.parametrize("norm", ["deseq", "mle", "library", "tmm", "quantile"])
 def test_normalizations_and_clone(cervical, norm):
     Xtr, ytr, Xte, yte = split_data(*cervical, "B", "top50")
-    est = VoomNSC(threshold=1.0, normalization=norm)
+    est = VoomNSC(threshold=1.0, size_factors=norm)
     m = clone(est).fit(Xtr, ytr)
     assert not hasattr(est, "threshold_") and clone(est).get_params() == est.get_params()
     assert (m.predict(Xte) == yte.to_numpy()).mean() >= 0.75
@@ -223,7 +223,7 @@ def test_library_sizes_from_all_genes_with_gene_selection():
     from radiogenomics.voom import voom
 
     Xtr, ytr, Xte, _ = split_data(*load_cervical(), "A", "all714")
-    m = VoomNSC(n_genes=20, threshold=1.0, normalization="none").fit(Xtr, ytr)
+    m = VoomNSC(n_genes=20, threshold=1.0, size_factors="none").fit(Xtr, ytr)
     E, _ = voom(Xtr, design=ytr.to_numpy())
     np.testing.assert_allclose(m._model.E, E.loc[:, m.genes_].to_numpy(), rtol=1e-12)
     lib = Xtr.sum(axis=1).to_numpy()[:, None]
@@ -231,7 +231,7 @@ def test_library_sizes_from_all_genes_with_gene_selection():
     lib_te = Xte.sum(axis=1).to_numpy()[:, None]
     np.testing.assert_allclose(m.transform_test(Xte).to_numpy(),
                                np.log2((te + 0.5) / (lib_te + 1.0) * 1e6), rtol=1e-12)
-    s = VoomNSC(n_genes=20, threshold=1.0, normalization="none", library="selected")
+    s = VoomNSC(n_genes=20, threshold=1.0, size_factors="none", library="selected")
     s.fit(Xtr, ytr)
     sel_lib = Xtr.loc[:, s.genes_].sum(axis=1).to_numpy()[:, None]
     assert not np.allclose(sel_lib, lib)
@@ -272,13 +272,13 @@ def test_prior_enters_the_discriminant_as_log_prior():
                      index=[f"s{i}" for i in range(30)], columns=[f"g{j}" for j in range(40)])
     y = pd.Series(["a"] * 22 + ["b"] * 8, index=X.index)
     prop = VoomNSC(threshold=0.5).fit(X, y)
-    eq = VoomNSC(threshold=0.5, prior="equal").fit(X, y)
+    eq = VoomNSC(threshold=0.5, priors="equal").fit(X, y)
     np.testing.assert_allclose(prop.prior_, [22 / 30, 8 / 30])
     np.testing.assert_allclose(eq.prior_, [0.5, 0.5])
     shift = eq.decision_function(X) - prop.decision_function(X)
     np.testing.assert_allclose(shift, np.tile(np.log(0.5) - np.log(prop.prior_), (30, 1)),
                                atol=1e-12)
-    given = VoomNSC(threshold=0.5, prior={"a": 1.0, "b": 3.0}).fit(X, y)
+    given = VoomNSC(threshold=0.5, priors={"a": 1.0, "b": 3.0}).fit(X, y)
     np.testing.assert_allclose(given.prior_, [0.25, 0.75])
     with pytest.raises(ValueError, match="prior"):
         VoomNSC(threshold=0.5, prior="uniform").fit(X, y)
