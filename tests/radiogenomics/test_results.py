@@ -221,6 +221,47 @@ def _cohort_train():
     return CohortTrainResult(Path("model"), None, hist, timing, val)
 
 
+def _counts(n: int = 12, g: int = 30, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    counts = pd.DataFrame(rng.poisson(30.0, size=(n, g)), index=[f"s{i}" for i in range(n)],
+                          columns=[f"g{j}" for j in range(g)])
+    y = pd.Series(np.repeat(["a", "b"], n // 2), index=counts.index)
+    return counts, y
+
+
+def _dispersion():
+    from radiogenomics.dispersion import estimate_dispersion
+
+    return estimate_dispersion(*_counts())
+
+
+def _nb_glm():
+    from radiogenomics.glm import nb_glm_fit
+
+    counts, y = _counts()
+    X = np.column_stack([np.ones(len(y)), (y == "b").to_numpy(float)])
+    return nb_glm_fit(counts.to_numpy(float), X, np.zeros(len(y)), 0.1)
+
+
+def _voom():
+    from radiogenomics.voom import voom_fit
+
+    counts, y = _counts()
+    return voom_fit(counts, design=y)
+
+
+def _protocol():
+    from sklearn.dummy import DummyClassifier
+
+    from radiogenomics.evaluation import run_protocol
+
+    counts, y = _counts(n=20, seed=6)
+    methods = {"prior": DummyClassifier(strategy="prior"),
+               "uniform": DummyClassifier(strategy="uniform", random_state=0)}
+    return run_protocol(counts, y.to_frame("label"), methods=methods, n_repeats=2, n_genes=[5],
+                        stratify_by=None, n_jobs=1, progress=False)
+
+
 #: name -> function building a small instance. Adding a result class is one line here.
 CASES = {
     "ROCResult": _roc,
@@ -238,7 +279,36 @@ CASES = {
     "EvaluationResult": _evaluation,
     "TrainResult": _train,
     "CohortTrainResult": _cohort_train,
+    "DispersionResult": _dispersion,
+    "NBGLMResult": _nb_glm,
+    "VoomFit": _voom,
+    "ProtocolResult": _protocol,
 }
+
+
+def test_every_result_class_is_in_the_contract_test():
+    """Every subclass of the result base in both packages has a CASES entry (so a new result
+    class cannot skip the contract)."""
+    import importlib
+    import pkgutil
+
+    import imaging
+    import radiogenomics
+
+    for pkg in (radiogenomics, imaging):
+        for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if ".cli" in mod.name or mod.name.endswith("__main__") or "nnunet" in mod.name:
+                continue
+            importlib.import_module(mod.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    found = {c.__name__ for c in subclasses(Result)
+             if c.__module__.split(".")[0] in ("radiogenomics", "imaging")}
+    assert found - set(CASES) == set(), f"result classes without a contract case: {found - set(CASES)}"
 
 
 @pytest.fixture(params=sorted(CASES), ids=sorted(CASES))
