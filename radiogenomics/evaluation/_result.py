@@ -419,7 +419,9 @@ class BenchmarkResult(Result):
                 mark = "***" if p < 0.001 else "**" if p < 0.01 else "*"
                 top = (m_ if np.isfinite(m_) else 0) + (sd if np.isfinite(sd) else 0)
                 # inside the axes (a bar + SD can reach past the top of the 0-1 scale)
-                ax.text(xi, min(top + 0.01, 1.07), mark, ha="center", va="bottom", fontsize=8)
+                # upright stars would overlap the neighbouring bars' marks: stack them
+                ax.text(xi, min(top + 0.01, 1.07), "\n".join(mark), ha="center", va="bottom",
+                        fontsize=7, linespacing=0.6)
         labels = [METRIC_LABELS.get(g, g) if group_col == "metric" else str(g) for g in groups]
         ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=30 if group_col == "metric" else 0, ha="right" if group_col == "metric" else "center")
