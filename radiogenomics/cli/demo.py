@@ -20,6 +20,7 @@ from . import add_command
 
 logger = logging.getLogger(__name__)
 
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = add_command(
         subparsers, "demo",
