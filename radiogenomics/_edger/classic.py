@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from .nbglm import _one_group_fit
+from .special import lgamma
 
 
 @njit(parallel=True, cache=True)
@@ -28,7 +29,7 @@ def cond_loglik_grid(z, r):  # pragma: no cover
     r"""edgeR's conditional NB log-likelihood of one group's pseudo-counts given their sum,
     :math:`\sum_i\log\Gamma(z_i+r) + \log\Gamma(n r) - \log\Gamma(n(\bar z + r))
     - n\log\Gamma(r)`, for every gene (rows of ``z``) and every ``r`` (columns of the
-    genes x grid array ``r``)."""
+    genes x grid array ``r``); log-gamma by :func:`radiogenomics._edger.special.lgamma`."""
     G, n = z.shape
     K = r.shape[1]
     out = np.empty((G, K))
@@ -41,8 +42,8 @@ def cond_loglik_grid(z, r):  # pragma: no cover
             rr = r[g, k]
             s = 0.0
             for j in range(n):
-                s += math.lgamma(z[g, j] + rr)
-            out[g, k] = s + math.lgamma(n * rr) - math.lgamma(n * (m + rr)) - n * math.lgamma(rr)
+                s += lgamma(z[g, j] + rr)
+            out[g, k] = s + lgamma(n * rr) - lgamma(n * (m + rr)) - n * lgamma(rr)
     return out
 
 

@@ -8,7 +8,8 @@ The regularised incomplete gamma functions are evaluated on the log scale,
 .. math:: \log P(a, x) = a\log x - x - \log\Gamma(a+1) + \log\sum_{n\ge0}
           \frac{x^n}{(a+1)\cdots(a+n)}
 
-(power series, :math:`x \le 1` or :math:`x \le a`) and
+(power series, :math:`x \le 1` or :math:`x < a + 2\sqrt a + 1`; summed in blocks of
+four terms with one division per block) and
 
 .. math:: \log Q(a, x) = a\log x - x - \log\Gamma(a) + \log\,
           \cfrac{1}{x+1-a-\cfrac{1\cdot(1-a)}{x+3-a-\cfrac{2(2-a)}{x+5-a-\cdots}}}
@@ -18,7 +19,10 @@ The regularised incomplete gamma functions are evaluated on the log scale,
 :math:`\log T(a, e^s) = \ell` for :math:`s = \log x` by Halley's method with
 :math:`\partial_s \log P = e^{a\log x - x - \log\Gamma(a) - \log P}` (negated over *Q*)
 and :math:`\partial_s^2 = h\,(a - x - h)`, kept inside a bisection bracket, from a
-Wilson-Hilferty start. This matches R's ``pgamma``/``qgamma`` with ``log.p = TRUE`` to
+Wilson-Hilferty start. ``q2qnbinom`` equates the tail that the algorithm at the input
+point computes directly (lower in the series region, upper in the continued-fraction
+region): :math:`P_o(y) = P_i(u)` and :math:`Q_o(y) = Q_i(u)` are the same map, and the
+direct tail needs no :math:`\log(1 - e^{\ell})` conversion. This matches R's ``pgamma``/``qgamma`` with ``log.p = TRUE`` to
 about 1e-12 (relative) and is tested against :mod:`scipy.special`.
 """
 from __future__ import annotations
@@ -33,21 +37,68 @@ _MAXIT = 100_000
 
 
 @njit(cache=True)
-def _log_tail(a: float, x: float, logx: float, lga: float, upper: bool
-              ) -> tuple[float, float]:  # pragma: no cover
-    """(log Q(a, x) if ``upper`` else log P(a, x), log of x^a e^-x / Gamma(a)) for a > 0,
-    x > 0, given ``logx`` = log(x) and ``lga`` = lgamma(a)."""
-    lpre = a * logx - x - lga
-    if x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0:  # series (Q >~ 1e-2 here, if P is)
+def _lgamma_big(x):  # pragma: no cover
+    r"""Stirling series of :math:`\log\Gamma(x)` for :math:`x \ge 10`:
+    :math:`(x-\tfrac12)\log x - x + \tfrac12\log 2\pi + \sum_k B_{2k}/(2k(2k-1)x^{2k-1})`
+    to :math:`x^{-9}` (truncation error below 3e-14)."""
+    z = 1.0 / x
+    z2 = z * z
+    ser = z * (1.0 / 12.0 - z2 * (1.0 / 360.0 - z2 * (1.0 / 1260.0 - z2 * (1.0 / 1680.0
+                                                                           - z2 / 1188.0))))
+    return (x - 0.5) * math.log(x) - x + 0.91893853320467274178 + ser
+
+
+@njit(cache=True)
+def lgamma(x: float) -> float:  # pragma: no cover
+    """log Gamma(x), x > 0: the Stirling series (:func:`_lgamma_big`) from x = 10 (relative
+    error below 3e-15, 1.4 times as fast as ``math.lgamma``), ``math.lgamma`` below."""
+    if x >= 10.0:
+        return _lgamma_big(x)
+    return math.lgamma(x)
+
+
+@njit(cache=True)
+def _series(a: float, x: float) -> float:  # pragma: no cover
+    """sum_{n>=0} x^n / (a (a+1) ... (a+n)), in blocks of four terms with one division:
+    the block after ``term`` is term * (((x b2 + x^2) b3 + x^3) b4 + x^4) / (b1 b2 b3 b4),
+    b_k = ap + k."""
+    term = 1.0 / a
+    s = term
+    if x > 1e60:  # x^4 would overflow: term by term
         ap = a
-        term = 1.0 / a
-        s = term
         for _ in range(_MAXIT):
             ap += 1.0
             term *= x / ap
             s += term
             if term < s * 1e-17:
                 break
+        return s
+    x2 = x * x
+    x3 = x2 * x
+    x4 = x2 * x2
+    ap = a
+    for _ in range(_MAXIT):
+        b1 = ap + 1.0
+        b2 = ap + 2.0
+        b3 = ap + 3.0
+        b4 = ap + 4.0
+        c = term * (1.0 / ((b1 * b2) * (b3 * b4)))
+        s += c * (((x * b2 + x2) * b3 + x3) * b4 + x4)
+        term = c * x4
+        ap = b4
+        if term < s * 1e-17:
+            break
+    return s
+
+
+@njit(cache=True)
+def _log_tail(a: float, x: float, logx: float, lga: float, upper: bool
+              ) -> tuple[float, float]:  # pragma: no cover
+    """(log Q(a, x) if ``upper`` else log P(a, x), log of x^a e^-x / Gamma(a)) for a > 0,
+    x > 0, given ``logx`` = log(x) and ``lga`` = lgamma(a)."""
+    lpre = a * logx - x - lga
+    if x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0:  # series (Q >~ 1e-2 here, if P is)
+        s = _series(a, x)
         lp = lpre + math.log(s)
         return (math.log1p(-math.exp(lp)) if upper else lp), lpre
     b = x + 1.0 - a
@@ -83,24 +134,57 @@ def log_gamma_pq(a: float, x: float) -> tuple[float, float]:  # pragma: no cover
 
 
 @njit(cache=True)
+def _log_tail_natural(a: float, x: float, logx: float, lga: float
+                      ) -> tuple[float, float, bool]:  # pragma: no cover
+    """The tail that :func:`_log_tail`'s algorithm computes directly at (a, x): (log P, lpre,
+    False) in the power-series region, (log Q, lpre, True) in the continued-fraction region
+    (no ``log1p(-exp(.))`` conversion; both are accurate there)."""
+    upper = not (x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0)
+    lt, lpre = _log_tail(a, x, logx, lga, upper)
+    return lt, lpre, upper
+
+
+@njit(cache=True)
+def _halley_tol(a: float) -> float:  # pragma: no cover
+    """Step size below which a Halley step has converged: the next error is ~ a * step^3."""
+    return (1e-11 / max(1.0, a)) ** (1.0 / 3.0)
+
+
+@njit(cache=True)
+def _exp_small(x: float, step: float) -> float:  # pragma: no cover
+    """x * exp(-step) for |step| < 1e-3 by its Taylor polynomial (error below 1e-17 x)."""
+    return x * (1.0 - step * (1.0 - step * (0.5 - step * (1.0 / 6.0 - step * (1.0 / 24.0)))))
+
+
+@njit(cache=True)
 def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float,
                        lga: float = np.nan) -> float:  # pragma: no cover
     """Quantile of Gamma(shape=a, scale=1) at log tail probability ``lt`` (upper tail
     when ``upper``), by safeguarded Halley iterations on ``s = log x`` from ``guess``
     (``lga`` = lgamma(a) if known)."""
+    if math.isnan(lga):
+        lga = math.lgamma(a)
+    return _quantile(a, lt, upper, guess, lga, _halley_tol(a))
+
+
+@njit(cache=True)
+def _quantile(a: float, lt: float, upper: bool, guess: float, lga: float,
+              halley_tol: float) -> float:  # pragma: no cover
+    """:func:`gamma_quantile_log` given lgamma(a) and the Halley tolerance."""
     if lt == -np.inf:
         return np.inf if upper else 0.0
     if lt >= 0.0:
         return 0.0 if upper else np.inf
-    if math.isnan(lga):
-        lga = math.lgamma(a)
-    halley_tol = (1e-11 / max(1.0, a)) ** (1.0 / 3.0)  # the next error is ~ a * step^3
     sign = -1.0 if upper else 1.0  # sign * g is increasing in s
-    s = math.log(guess) if guess > 0.0 else math.log(a)
+    if guess > 0.0:
+        x = guess
+        s = math.log(guess)
+    else:
+        x = a
+        s = math.log(a)
     lo = -np.inf
     hi = np.inf
     for _ in range(200):
-        x = math.exp(s)
         lcur, lpre = _log_tail(a, x, s, lga, upper)
         g = lcur - lt
         if g == 0.0:
@@ -125,7 +209,7 @@ def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float,
         if abs(step) > 5.0:  # far from the root (T near 1): bounded steps
             step = 5.0 if step > 0.0 else -5.0
         if abs(step) < tol:  # converged: the error after this step is below ~1e-11
-            return math.exp(s - step)
+            return _exp_small(x, step)
         s_new = s - step
         if not (s_new > lo and s_new < hi):  # outside the bracket (or NaN): bisect / expand
             if math.isfinite(lo) and math.isfinite(hi):
@@ -137,7 +221,34 @@ def gamma_quantile_log(a: float, lt: float, upper: bool, guess: float,
         if hi - lo < 1e-13:
             return math.exp(s_new)
         s = s_new
-    return math.exp(s)
+        x = math.exp(s)
+    return x
+
+
+@njit(cache=True)
+def _q2q_gamma(x: float, mi: float, phi: float, mo: float, a_o: float, ro: float,
+               lga_o: float, rt_ao: float, htol: float) -> float:  # pragma: no cover
+    """:func:`q2q_nbinom` for means above 1e-14, given the output shape ``a_o``, scale
+    ``ro``, lgamma(a_o), sqrt(a_o) and the Halley tolerance (once per gene)."""
+    ri = 1.0 + phi * mi
+    q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
+    if x <= 0.0 and x < mi:
+        return 0.5 * q1
+    a_i = mi / ri
+    u = x / ri
+    # the tail the incomplete-gamma algorithm computes directly at (a_i, u): equal tails
+    # P_o(y) = P_i(u) and Q_o(y) = Q_i(u) are the same map, and the direct one is accurate
+    lt, _, upper = _log_tail_natural(a_i, u, math.log(u), math.lgamma(a_i))
+    if not math.isfinite(lt):
+        return q1
+    # Wilson-Hilferty start: the same normal score under the output shape
+    z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
+    base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * rt_ao)
+    guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
+    q2 = ro * _quantile(a_o, lt, upper, guess, lga_o, htol)
+    if not math.isfinite(q2):
+        return q1
+    return 0.5 * (q1 + q2)
 
 
 @njit(cache=True)
@@ -145,46 +256,175 @@ def q2q_nbinom(x: float, mi: float, mo: float, phi: float,
                lga_o: float = np.nan) -> float:  # pragma: no cover
     r"""edgeR ``q2qnbinom`` of one count: mean of the normal map
     :math:`\mu_o + \sqrt{v_o/v_i}(x - \mu_i)` and the gamma map
-    :math:`\Gamma_o^{-1}(\Gamma_i(x))` (upper tails for :math:`x \ge \mu_i`);
-    ``lga_o`` = lgamma of the output shape, if known."""
+    :math:`\Gamma_o^{-1}(\Gamma_i(x))` (equal lower or, where the continued fraction
+    computes it, equal upper tails); ``lga_o`` = lgamma of the output shape, if known."""
     if mi < 1e-14 or mo < 1e-14:
         mi += 0.25
         mo += 0.25
         lga_o = np.nan
-    ri = 1.0 + phi * mi
     ro = 1.0 + phi * mo
-    q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
-    if x <= 0.0 and x < mi:
-        return 0.5 * q1
-    a_i = mi / ri
     a_o = mo / ro
-    u = x / ri
-    upper = x >= mi
-    lt = _log_tail(a_i, u, math.log(u), math.lgamma(a_i), upper)[0]
-    if not math.isfinite(lt):
-        return q1
-    # Wilson-Hilferty start: the same normal score under the output shape
-    z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
-    base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * math.sqrt(a_o))
-    guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
-    q2 = ro * gamma_quantile_log(a_o, lt, upper, guess, lga_o)
-    if not math.isfinite(q2):
-        return q1
-    return 0.5 * (q1 + q2)
+    if math.isnan(lga_o):
+        lga_o = math.lgamma(a_o)
+    return _q2q_gamma(x, mi, phi, mo, a_o, ro, lga_o, math.sqrt(a_o), _halley_tol(a_o))
+
+
+@njit(cache=True)
+def _series_batch(A, X, m, S, term, ap, x4):  # pragma: no cover
+    """:func:`_series` of the pairs ``(A[k], X[k])``, k < m, in lockstep: each block of four
+    terms runs over all pairs (independent work the processor overlaps; one loop exit per
+    batch instead of one mispredicted exit per pair) until every pair has converged. The
+    arithmetic of each pair is that of :func:`_series` (results in ``S``; ``term``, ``ap``,
+    ``x4`` are work buffers)."""
+    for k in range(m):
+        term[k] = 1.0 / A[k]
+        S[k] = term[k]
+        ap[k] = A[k]
+        x2 = X[k] * X[k]
+        x4[k] = x2 * x2
+    for _ in range(_MAXIT):
+        for k in range(m):
+            x = X[k]
+            x2 = x * x
+            a0 = ap[k]
+            b1 = a0 + 1.0
+            b2 = a0 + 2.0
+            b3 = a0 + 3.0
+            b4 = a0 + 4.0
+            c = term[k] * (1.0 / ((b1 * b2) * (b3 * b4)))
+            S[k] += c * (((x * b2 + x2) * b3 + x2 * x) * b4 + x4[k])
+            term[k] = c * x4[k]
+            ap[k] = b4
+        done = True
+        for k in range(m):
+            if term[k] >= S[k] * 1e-17:
+                done = False
+                break
+        if done:
+            break
+
+
+@njit(cache=True)
+def _in_series_region(a: float, x: float) -> bool:  # pragma: no cover
+    """Where :func:`_series` sums P(a, x) (and x^4 does not overflow)."""
+    return x <= 1e60 and (x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0)
 
 
 @njit(parallel=True, cache=True)
 def q2q_rows(y, lam, lib_in, lib_out, phi, clip_negative):  # pragma: no cover
     """Pseudo-counts of genes x samples ``y``: means ``lam[g] * lib_in[j]`` mapped to
-    ``lam[g] * lib_out``, dispersion ``phi[g]``; negatives set to 0 if ``clip_negative``."""
+    ``lam[g] * lib_out``, dispersion ``phi[g]``; negatives set to 0 if ``clip_negative``.
+
+    Each value equals :func:`q2q_nbinom`; a gene's counts in the power-series region go
+    through it together: the input tails in one batch (:func:`_series_batch`), the output
+    tails at the Wilson-Hilferty starts in a second, then one Halley step each (a count
+    whose step has not converged, or outside the series region, takes the scalar path)."""
     G, n = y.shape
     out = np.empty((G, n))
-    for g in prange(G):
-        mo = lam[g] * lib_out
-        lga_o = math.lgamma(mo / (1.0 + phi[g] * mo)) if mo >= 1e-14 else np.nan
-        for j in range(n):
-            v = q2q_nbinom(y[g, j], lam[g] * lib_in[j], mo, phi[g], lga_o)
-            if clip_negative and v < 0.0:
-                v = 0.0
-            out[g, j] = v
+    n_chunks = min(G, 256)
+    for c in prange(n_chunks):
+        A = np.empty(n)
+        X = np.empty(n)
+        S = np.empty(n)
+        term = np.empty(n)
+        ap = np.empty(n)
+        x4 = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)
+        lpre = np.empty(n)
+        q1s = np.empty(n)
+        lts = np.empty(n)
+        for g in range(c, G, n_chunks):
+            p = phi[g]
+            mo = lam[g] * lib_out
+            ro = 1.0 + p * mo
+            a_o = mo / ro
+            ok = mo >= 1e-14
+            lga_o = math.lgamma(a_o) if ok else np.nan
+            rt_ao = math.sqrt(a_o)
+            htol = _halley_tol(a_o)
+            # 1. normal map, and the input tails outside the series region (scalar path)
+            m = 0
+            for j in range(n):
+                x = y[g, j]
+                mi = lam[g] * lib_in[j]
+                if not (ok and mi >= 1e-14):
+                    out[g, j] = q2q_nbinom(x, mi, mo, p)
+                    continue
+                ri = 1.0 + p * mi
+                q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
+                if x <= 0.0 and x < mi:
+                    out[g, j] = 0.5 * q1
+                    continue
+                a_i = mi / ri
+                u = x / ri
+                if not _in_series_region(a_i, u):
+                    out[g, j] = _q2q_gamma(x, mi, p, mo, a_o, ro, lga_o, rt_ao, htol)
+                    continue
+                A[m] = a_i
+                X[m] = u
+                idx[m] = j
+                q1s[m] = q1
+                lpre[m] = a_i * math.log(u) - u - math.lgamma(a_i)
+                m += 1
+            if m == 0:
+                continue
+            # 2. the input lower tails log P(a_i, u), in one batch
+            _series_batch(A, X, m, S, term, ap, x4)
+            # 3. Wilson-Hilferty starts; those in the series region of a_o form batch 2
+            m2 = 0
+            for k in range(m):
+                j = idx[k]
+                lt = lpre[k] + math.log(S[k])
+                if not math.isfinite(lt):
+                    out[g, j] = q1s[k]
+                    continue
+                a_i = A[k]
+                u = X[k]
+                z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
+                base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * rt_ao)
+                guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
+                if lt >= 0.0 or not (guess > 0.0 and _in_series_region(a_o, guess)):
+                    q2 = ro * _quantile(a_o, lt, False, guess, lga_o, htol)
+                    out[g, j] = q1s[k] if not math.isfinite(q2) else 0.5 * (q1s[k] + q2)
+                    continue
+                A[m2] = a_o
+                X[m2] = guess
+                idx[m2] = j
+                q1s[m2] = q1s[k]
+                lts[m2] = lt
+                m2 += 1
+            if m2 == 0:
+                continue
+            # 4. the output lower tails at the starts, in one batch
+            _series_batch(A, X, m2, S, term, ap, x4)
+            # 5. one Halley step each (the first iteration of _quantile)
+            for k in range(m2):
+                j = idx[k]
+                xg = X[k]
+                lt = lts[k]
+                lpre_o = a_o * math.log(xg) - xg - lga_o
+                lcur = lpre_o + math.log(S[k])
+                res = np.nan
+                diff = lcur - lt
+                if diff == 0.0:
+                    res = xg
+                else:
+                    h = math.exp(lpre_o - lcur)
+                    if h != 0.0 and math.isfinite(h):
+                        newton = diff / h
+                        if abs(newton) < 0.5:
+                            den = 1.0 - 0.5 * newton * (a_o - xg - h)
+                            if den > 0.5:
+                                step = newton / den
+                                if abs(step) < htol:
+                                    res = _exp_small(xg, step)
+                if math.isnan(res):  # not converged in one step: the full iteration
+                    res = _quantile(a_o, lt, False, xg, lga_o, htol)
+                q2 = ro * res
+                out[g, j] = q1s[k] if not math.isfinite(q2) else 0.5 * (q1s[k] + q2)
+    if clip_negative:
+        for g in prange(G):
+            for j in range(n):
+                if out[g, j] < 0.0:
+                    out[g, j] = 0.0
     return out

@@ -9,9 +9,43 @@ from numba import njit, prange
 
 
 @njit(cache=True)
+def _select(w, lo, hi, k):  # pragma: no cover
+    """The k-th smallest (0-based) of ``w[lo:hi+1]`` by quickselect (median-of-three pivot,
+    Hoare partition) in place: afterwards ``w[lo:k] <= w[k] <= w[k+1:hi+1]``."""
+    while hi > lo:
+        mid = (lo + hi) // 2
+        # median of three to w[mid]
+        if w[mid] < w[lo]:
+            w[mid], w[lo] = w[lo], w[mid]
+        if w[hi] < w[lo]:
+            w[hi], w[lo] = w[lo], w[hi]
+        if w[hi] < w[mid]:
+            w[hi], w[mid] = w[mid], w[hi]
+        pivot = w[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while w[i] < pivot:
+                i += 1
+            while w[j] > pivot:
+                j -= 1
+            if i <= j:
+                w[i], w[j] = w[j], w[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return w[k]
+    return w[k]
+
+
+@njit(cache=True)
 def _rank_in(v, lo, hi):  # pragma: no cover
     """Mask of the elements of ``v`` whose average-tie rank (R ``rank``, 1..n) lies in
-    [lo, hi], by selection (two partitions) instead of a sort: an element strictly between
+    [lo, hi], by selection (two quickselects) instead of a sort: an element strictly between
     the order statistics of positions ``lo`` and ``hi`` is inside, one beyond them is
     outside, and elements tied with either get their tie block's average rank."""
     n = v.size
@@ -22,8 +56,9 @@ def _rank_in(v, lo, hi):  # pragma: no cover
         return out
     ilo = max(ilo, 0)
     ihi = min(ihi, n - 1)
-    t_lo = np.partition(v, ilo)[ilo]
-    t_hi = np.partition(v, ihi)[ihi]
+    w = v.copy()
+    t_lo = _select(w, 0, n - 1, ilo)
+    t_hi = _select(w, ilo, n - 1, ihi)  # w[ilo:] now holds the elements >= t_lo
     less_lo = 0
     eq_lo = 0
     less_hi = 0

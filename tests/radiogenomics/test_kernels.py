@@ -106,10 +106,15 @@ def test_rank_window_equals_average_ranks():
 
 
 def test_lgamma_ratio_and_stirling_equal_scipy():
-    from radiogenomics._edger.apl import _lgamma_big, _lgamma_ratio
+    from radiogenomics._edger.apl import _lgamma_ratio
+    from radiogenomics._edger.special import _lgamma_big, lgamma
 
     for x in [10.0, 10.5, 37.2, 1e3, 1e5, 1e9]:
         assert _lgamma_big(x) == pytest.approx(special.gammaln(x), rel=2e-15, abs=2e-14)
+    # the switch at 10: both sides equal scipy's log-gamma
+    xs = np.concatenate([np.geomspace(1e-8, 9.999, 60), np.geomspace(10.0, 1e12, 60)])
+    np.testing.assert_allclose([lgamma(x) for x in xs], special.gammaln(xs), rtol=3e-15,
+                               atol=1e-14)
     for r in [9.8e-3, 0.3, 1.0, 7.5, 1e2, 1e4]:
         for y in [1.0, 2.0, 6.0, 7.0, 25.0, 3.5, 1e3, 1e6]:
             want = special.gammaln(y + r) - special.gammaln(r)
@@ -137,3 +142,27 @@ def test_nb_unit_deviance_equals_twice_loglik_ratio():
     gam = 2 * ((y - mu) / mu - np.log(y / mu)) * mu / (1 + mu * phi)
     assert nb_unit_deviance(y, mu, phi) == pytest.approx(gam, rel=1e-12)
     assert nb_unit_deviance(y, mu, phi) == pytest.approx(nb_unit_deviance(y, mu, 0.04), rel=0.6)
+
+
+@pytest.mark.parametrize("phi", [1e-4, 0.01, 0.05, 0.4, 3.0])
+def test_q2q_rows_batches_equal_the_scalar_map(phi):
+    """The batched rows (input and output tails in lockstep, one Halley step) give exactly
+    the scalar map's values: all-zero and tiny means, zeros, counts far in the upper tail
+    (continued-fraction region) and counts in the series region."""
+    from radiogenomics._edger.special import q2q_rows
+
+    rng = np.random.default_rng(int(phi * 1e4) + 7)
+    G, n = 300, 15
+    lam = np.exp(rng.normal(np.log(1e-5), 3.0, G))
+    lam[:4] = 0.0
+    lam[4:8] = 1e-22
+    lib = rng.uniform(0.3e6, 3e6, n)
+    lib_out = float(np.exp(np.log(lib).mean()))
+    mu = lam[:, None] * lib[None, :]
+    y = rng.negative_binomial(1 / phi, 1 / (1 + phi * mu)).astype(float)
+    y[10:20] *= 7.0
+    y[20:25] = 0.0
+    got = q2q_rows(y, lam, lib, lib_out, np.full(G, phi), False)
+    want = np.array([[q2q_nbinom(y[g, j], lam[g] * lib[j], lam[g] * lib_out, phi)
+                      for j in range(n)] for g in range(G)])
+    np.testing.assert_array_equal(got, want)
