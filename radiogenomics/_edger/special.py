@@ -269,13 +269,13 @@ def q2q_nbinom(x: float, mi: float, mo: float, phi: float,
     return _q2q_gamma(x, mi, phi, mo, a_o, ro, lga_o, math.sqrt(a_o), _halley_tol(a_o))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _series_batch(A, X, m, S, term, ap, x4):  # pragma: no cover
     """:func:`_series` of the pairs ``(A[k], X[k])``, k < m, in lockstep: each block of four
-    terms runs over all pairs (independent work the processor overlaps; one loop exit per
-    batch instead of one mispredicted exit per pair) until every pair has converged. The
-    arithmetic of each pair is that of :func:`_series` (results in ``S``; ``term``, ``ap``,
-    ``x4`` are work buffers)."""
+    terms runs over all pairs, a loop the compiler vectorises (``error_model="numpy"``: no
+    division-by-zero branch), until every pair has converged; one loop exit per batch
+    instead of one mispredicted exit per pair. The arithmetic of each pair is that of
+    :func:`_series` (results in ``S``; ``term``, ``ap``, ``x4`` are work buffers)."""
     for k in range(m):
         term[k] = 1.0 / A[k]
         S[k] = term[k]
