@@ -166,3 +166,36 @@ def test_q2q_rows_batches_equal_the_scalar_map(phi):
     want = np.array([[q2q_nbinom(y[g, j], lam[g] * lib[j], lam[g] * lib_out, phi)
                       for j in range(n)] for g in range(G)])
     np.testing.assert_array_equal(got, want)
+
+
+def test_vectorised_stirling_equals_scipy():
+    from radiogenomics._edger.classic import _stirling_rows
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([[10.0, 16 * 1.4142135623730950, 16 * 1.4142135623730951, 2.0**40],
+                        rng.uniform(10, 60, 5000), np.exp(rng.uniform(np.log(10), 35, 5000))])
+    out = np.empty_like(x)
+    _stirling_rows(x, out, np.empty(x.size, dtype=np.int64), x.size)
+    np.testing.assert_allclose(out, special.gammaln(x), rtol=3e-15)
+
+
+@pytest.mark.parametrize("r", [0.02, 0.7, 9.5, 14.0, 300.0, 5e4])
+def test_conditional_loglik_equals_scipy(r):
+    """Blocks of 64 genes (here 150: a partial last block), values on both sides of the
+    Stirling switch at 10, a per-gene grid of r."""
+    from radiogenomics._edger.classic import cond_loglik_grid
+
+    rng = np.random.default_rng(int(r * 100))
+    z = rng.gamma(0.5, 20.0, size=(150, 13))
+    z[:5] = 0.0
+    rr = r * np.exp(rng.uniform(-1, 1, size=(150, 3)))
+    got = cond_loglik_grid(z, rr)
+    n = z.shape[1]
+    want = (special.gammaln(z[:, :, None] + rr[:, None, :]).sum(axis=1)
+            + special.gammaln(n * rr) - special.gammaln(n * (z.mean(axis=1)[:, None] + rr))
+            - n * special.gammaln(rr))
+    # the terms cancel (each ~ n lgamma(r)): the error is relative to their size
+    scale = (np.abs(special.gammaln(z[:, :, None] + rr[:, None, :])).sum(axis=1)
+             + np.abs(special.gammaln(n * rr)) + n * np.abs(special.gammaln(rr))
+             + np.abs(special.gammaln(n * (z.mean(axis=1)[:, None] + rr))))
+    assert np.all(np.abs(got - want) <= 1e-14 * scale)
