@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from .nbglm import _one_group_fit
-from .special import lgamma
+from .special import _stirling_sum, lgamma
 
 
 @njit(parallel=True, cache=True)
@@ -65,11 +65,7 @@ def _stirling_rows(x, out, bits, m):  # pragma: no cover
         p = p * z + 2.0 / 3.0
         lx = e * _LN2_HI + (e * _LN2_LO + (f - s * (f - z * p)))
         xv = x[k]
-        w = 1.0 / xv
-        w2 = w * w
-        ser = w * (1.0 / 12.0 - w2 * (1.0 / 360.0 - w2 * (1.0 / 1260.0 - w2 * (1.0 / 1680.0
-                                                                              - w2 / 1188.0))))
-        out[k] = (xv - 0.5) * lx - xv + _HALF_LOG_2PI + ser
+        out[k] = (xv - 0.5) * lx - xv + _HALF_LOG_2PI + _stirling_sum(1.0 / xv)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

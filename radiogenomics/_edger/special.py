@@ -41,11 +41,16 @@ def _lgamma_big(x):  # pragma: no cover
     r"""Stirling series of :math:`\log\Gamma(x)` for :math:`x \ge 10`:
     :math:`(x-\tfrac12)\log x - x + \tfrac12\log 2\pi + \sum_k B_{2k}/(2k(2k-1)x^{2k-1})`
     to :math:`x^{-9}` (truncation error below 3e-14)."""
-    z = 1.0 / x
-    z2 = z * z
-    ser = z * (1.0 / 12.0 - z2 * (1.0 / 360.0 - z2 * (1.0 / 1260.0 - z2 * (1.0 / 1680.0
-                                                                           - z2 / 1188.0))))
-    return (x - 0.5) * math.log(x) - x + 0.91893853320467274178 + ser
+    return (x - 0.5) * math.log(x) - x + 0.91893853320467274178 + _stirling_sum(1.0 / x)
+
+
+@njit(cache=True)
+def _stirling_sum(w: float) -> float:  # pragma: no cover
+    r""":math:`\sum_{k=1}^{5} B_{2k}/(2k(2k-1))\,w^{2k-1}` at :math:`w = 1/x`: the
+    correction terms of the Stirling series of :math:`\log\Gamma(x)`."""
+    w2 = w * w
+    return w * (1.0 / 12.0 - w2 * (1.0 / 360.0 - w2 * (1.0 / 1260.0 - w2 * (1.0 / 1680.0
+                                                                           - w2 / 1188.0))))
 
 
 @njit(cache=True)
