@@ -97,12 +97,19 @@ def _series(a: float, x: float) -> float:  # pragma: no cover
 
 
 @njit(cache=True)
+def _series_region(a: float, x: float) -> bool:  # pragma: no cover
+    """Where :func:`_log_tail` sums the power series (Q >~ 1e-2 there, if P is); the
+    continued fraction beyond."""
+    return x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0
+
+
+@njit(cache=True)
 def _log_tail(a: float, x: float, logx: float, lga: float, upper: bool
               ) -> tuple[float, float]:  # pragma: no cover
     """(log Q(a, x) if ``upper`` else log P(a, x), log of x^a e^-x / Gamma(a)) for a > 0,
     x > 0, given ``logx`` = log(x) and ``lga`` = lgamma(a)."""
     lpre = a * logx - x - lga
-    if x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0:  # series (Q >~ 1e-2 here, if P is)
+    if _series_region(a, x):
         s = _series(a, x)
         lp = lpre + math.log(s)
         return (math.log1p(-math.exp(lp)) if upper else lp), lpre
@@ -144,7 +151,7 @@ def _log_tail_natural(a: float, x: float, logx: float, lga: float
     """The tail that :func:`_log_tail`'s algorithm computes directly at (a, x): (log P, lpre,
     False) in the power-series region, (log Q, lpre, True) in the continued-fraction region
     (no ``log1p(-exp(.))`` conversion; both are accurate there)."""
-    upper = not (x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0)
+    upper = not _series_region(a, x)
     lt, lpre = _log_tail(a, x, logx, lga, upper)
     return lt, lpre, upper
 
@@ -159,6 +166,23 @@ def _halley_tol(a: float) -> float:  # pragma: no cover
 def _exp_small(x: float, step: float) -> float:  # pragma: no cover
     """x * exp(-step) for |step| < 1e-3 by its Taylor polynomial (error below 1e-17 x)."""
     return x * (1.0 - step * (1.0 - step * (0.5 - step * (1.0 / 6.0 - step * (1.0 / 24.0)))))
+
+
+@njit(cache=True)
+def _halley_step(g: float, h: float, a: float, x: float, halley_tol: float
+                 ) -> tuple[float, float]:  # pragma: no cover
+    """(step in s = log x, tolerance below which it has converged) from the residual ``g``
+    and the derivative ``h`` of the log tail: Newton (tolerance 1e-7: the next error is
+    ~step^2), with Halley's correction near the root (tolerance ``halley_tol``); NaN and
+    tolerance 0 when ``h`` is 0 or not finite."""
+    if not (h != 0.0 and math.isfinite(h)):
+        return np.nan, 0.0
+    newton = g / h
+    if abs(newton) < 0.5:  # near the root: Halley's correction
+        den = 1.0 - 0.5 * newton * (a - x - h)
+        if den > 0.5:
+            return newton / den, halley_tol
+    return newton, 1e-7
 
 
 @njit(cache=True)
@@ -198,19 +222,7 @@ def _quantile(a: float, lt: float, upper: bool, guess: float, lga: float,
             hi = s
         else:
             lo = s
-        h = sign * math.exp(lpre - lcur)  # d log T / ds
-        if not (h != 0.0 and math.isfinite(h)):
-            step = np.nan
-            tol = 0.0
-        else:
-            newton = g / h
-            step = newton
-            tol = 1e-7  # Newton: the next error is ~step^2
-            if abs(newton) < 0.5:  # near the root: Halley's correction
-                den = 1.0 - 0.5 * newton * (a - x - h)
-                if den > 0.5:
-                    step = newton / den
-                    tol = halley_tol
+        step, tol = _halley_step(g, sign * math.exp(lpre - lcur), a, x, halley_tol)
         if abs(step) > 5.0:  # far from the root (T near 1): bounded steps
             step = 5.0 if step > 0.0 else -5.0
         if abs(step) < tol:  # converged: the error after this step is below ~1e-11
@@ -231,12 +243,28 @@ def _quantile(a: float, lt: float, upper: bool, guess: float, lga: float,
 
 
 @njit(cache=True)
+def _normal_map(x: float, mi: float, ri: float, mo: float, ro: float) -> float:  # pragma: no cover
+    """edgeR's normal quantile map mu_o + sqrt(v_o / v_i) (x - mu_i), v = mu (1 + phi mu)
+    (``ri``, ``ro`` = 1 + phi mu)."""
+    return mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
+
+
+@njit(cache=True)
+def _wh_start(u: float, a_i: float, a_o: float, rt_ao: float) -> float:  # pragma: no cover
+    """Wilson-Hilferty start of the gamma map: the normal score of ``u`` under shape
+    ``a_i`` taken to shape ``a_o`` (``rt_ao`` = sqrt(a_o))."""
+    z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
+    base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * rt_ao)
+    return a_o * base * base * base if base > 0.0 else u * a_o / a_i
+
+
+@njit(cache=True)
 def _q2q_gamma(x: float, mi: float, phi: float, mo: float, a_o: float, ro: float,
                lga_o: float, rt_ao: float, htol: float) -> float:  # pragma: no cover
     """:func:`q2q_nbinom` for means above 1e-14, given the output shape ``a_o``, scale
     ``ro``, lgamma(a_o), sqrt(a_o) and the Halley tolerance (once per gene)."""
     ri = 1.0 + phi * mi
-    q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
+    q1 = _normal_map(x, mi, ri, mo, ro)
     if x <= 0.0 and x < mi:
         return 0.5 * q1
     a_i = mi / ri
@@ -246,11 +274,7 @@ def _q2q_gamma(x: float, mi: float, phi: float, mo: float, a_o: float, ro: float
     lt, _, upper = _log_tail_natural(a_i, u, math.log(u), math.lgamma(a_i))
     if not math.isfinite(lt):
         return q1
-    # Wilson-Hilferty start: the same normal score under the output shape
-    z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
-    base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * rt_ao)
-    guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
-    q2 = ro * _quantile(a_o, lt, upper, guess, lga_o, htol)
+    q2 = ro * _quantile(a_o, lt, upper, _wh_start(u, a_i, a_o, rt_ao), lga_o, htol)
     if not math.isfinite(q2):
         return q1
     return 0.5 * (q1 + q2)
@@ -312,7 +336,7 @@ def _series_batch(A, X, m, S, term, ap, x4):  # pragma: no cover
 @njit(cache=True)
 def _in_series_region(a: float, x: float) -> bool:  # pragma: no cover
     """Where :func:`_series` sums P(a, x) (and x^4 does not overflow)."""
-    return x <= 1e60 and (x <= 1.0 or x < a + 2.0 * math.sqrt(a) + 1.0)
+    return x <= 1e60 and _series_region(a, x)
 
 
 @njit(parallel=True, cache=True)
@@ -356,7 +380,7 @@ def q2q_rows(y, lam, lib_in, lib_out, phi, clip_negative):  # pragma: no cover
                     out[g, j] = q2q_nbinom(x, mi, mo, p)
                     continue
                 ri = 1.0 + p * mi
-                q1 = mo + math.sqrt(mo * ro / (mi * ri)) * (x - mi)
+                q1 = _normal_map(x, mi, ri, mo, ro)
                 if x <= 0.0 and x < mi:
                     out[g, j] = 0.5 * q1
                     continue
@@ -383,11 +407,7 @@ def q2q_rows(y, lam, lib_in, lib_out, phi, clip_negative):  # pragma: no cover
                 if not math.isfinite(lt):
                     out[g, j] = q1s[k]
                     continue
-                a_i = A[k]
-                u = X[k]
-                z = (np.cbrt(u / a_i) - 1.0 + 1.0 / (9.0 * a_i)) * 3.0 * math.sqrt(a_i)
-                base = 1.0 - 1.0 / (9.0 * a_o) + z / (3.0 * rt_ao)
-                guess = a_o * base * base * base if base > 0.0 else u * a_o / a_i
+                guess = _wh_start(X[k], A[k], a_o, rt_ao)
                 if lt >= 0.0 or not (guess > 0.0 and _in_series_region(a_o, guess)):
                     q2 = ro * _quantile(a_o, lt, False, guess, lga_o, htol)
                     out[g, j] = q1s[k] if not math.isfinite(q2) else 0.5 * (q1s[k] + q2)
@@ -414,15 +434,9 @@ def q2q_rows(y, lam, lib_in, lib_out, phi, clip_negative):  # pragma: no cover
                 if diff == 0.0:
                     res = xg
                 else:
-                    h = math.exp(lpre_o - lcur)
-                    if h != 0.0 and math.isfinite(h):
-                        newton = diff / h
-                        if abs(newton) < 0.5:
-                            den = 1.0 - 0.5 * newton * (a_o - xg - h)
-                            if den > 0.5:
-                                step = newton / den
-                                if abs(step) < htol:
-                                    res = _exp_small(xg, step)
+                    step, tol = _halley_step(diff, math.exp(lpre_o - lcur), a_o, xg, htol)
+                    if abs(step) < tol:
+                        res = _exp_small(xg, step)
                 if math.isnan(res):  # not converged in one step: the full iteration
                     res = _quantile(a_o, lt, False, xg, lga_o, htol)
                 q2 = ro * res
