@@ -62,11 +62,26 @@ def lgamma(x: float) -> float:  # pragma: no cover
     return math.lgamma(x)
 
 
+@njit(cache=True, error_model="numpy")
+def _series_block(term: float, ap: float, x: float, x2: float, x4: float
+                  ) -> tuple[float, float, float]:  # pragma: no cover
+    """The next four terms of :func:`_series` after ``term`` (whose denominator ends at
+    ``ap``): (their sum, the last of them, ap + 4), with one division:
+    term * (((x b2 + x^2) b3 + x^3) b4 + x^4) / (b1 b2 b3 b4), b_k = ap + k.
+    ``error_model="numpy"`` (no division-by-zero branch) lets the batched loop that inlines
+    it (:func:`_series_batch`) vectorise."""
+    b1 = ap + 1.0
+    b2 = ap + 2.0
+    b3 = ap + 3.0
+    b4 = ap + 4.0
+    c = term * (1.0 / ((b1 * b2) * (b3 * b4)))
+    return c * (((x * b2 + x2) * b3 + x2 * x) * b4 + x4), c * x4, b4
+
+
 @njit(cache=True)
 def _series(a: float, x: float) -> float:  # pragma: no cover
-    """sum_{n>=0} x^n / (a (a+1) ... (a+n)), in blocks of four terms with one division:
-    the block after ``term`` is term * (((x b2 + x^2) b3 + x^3) b4 + x^4) / (b1 b2 b3 b4),
-    b_k = ap + k."""
+    """sum_{n>=0} x^n / (a (a+1) ... (a+n)), in blocks of four terms with one division
+    (:func:`_series_block`)."""
     term = 1.0 / a
     s = term
     if x > 1e60:  # x^4 would overflow: term by term
@@ -79,18 +94,11 @@ def _series(a: float, x: float) -> float:  # pragma: no cover
                 break
         return s
     x2 = x * x
-    x3 = x2 * x
     x4 = x2 * x2
     ap = a
     for _ in range(_MAXIT):
-        b1 = ap + 1.0
-        b2 = ap + 2.0
-        b3 = ap + 3.0
-        b4 = ap + 4.0
-        c = term * (1.0 / ((b1 * b2) * (b3 * b4)))
-        s += c * (((x * b2 + x2) * b3 + x3) * b4 + x4)
-        term = c * x4
-        ap = b4
+        inc, term, ap = _series_block(term, ap, x, x2, x4)
+        s += inc
         if term < s * 1e-17:
             break
     return s
@@ -314,16 +322,10 @@ def _series_batch(A, X, m, S, term, ap, x4):  # pragma: no cover
     for _ in range(_MAXIT):
         for k in range(m):
             x = X[k]
-            x2 = x * x
-            a0 = ap[k]
-            b1 = a0 + 1.0
-            b2 = a0 + 2.0
-            b3 = a0 + 3.0
-            b4 = a0 + 4.0
-            c = term[k] * (1.0 / ((b1 * b2) * (b3 * b4)))
-            S[k] += c * (((x * b2 + x2) * b3 + x2 * x) * b4 + x4[k])
-            term[k] = c * x4[k]
-            ap[k] = b4
+            inc, t, b = _series_block(term[k], ap[k], x, x * x, x4[k])
+            S[k] += inc
+            term[k] = t
+            ap[k] = b
         done = True
         for k in range(m):
             if term[k] >= S[k] * 1e-17:
