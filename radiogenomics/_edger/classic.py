@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from .nbglm import _one_group_fit
-from .special import _stirling_sum, lgamma
+from .special import lgamma, lgamma_big_rows
 
 
 @njit(parallel=True, cache=True)
@@ -24,48 +24,7 @@ def one_group_rows(y, offset, disp, maxit, tol):  # pragma: no cover
     return beta
 
 
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 in 32 bits: exact when multiplied by an exponent
-_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
-_HALF_LOG_2PI = 0.91893853320467274178
 _BLOCK = 64  # genes per block of cond_loglik_grid
-
-
-@njit(cache=True, error_model="numpy")
-def _stirling_rows(x, out, bits, m):  # pragma: no cover
-    r""":math:`\log\Gamma(x_k)` for ``k < m`` by the Stirling series of
-    :func:`radiogenomics._edger.special._lgamma_big` (valid for :math:`x \ge 10`), with
-    :math:`\log x = e\log 2 + \log m`, :math:`x = m\,2^e`, :math:`m \in [\sqrt{1/2}, \sqrt 2)`,
-    and :math:`\log m = 2\,\mathrm{atanh}\,s = f - s\,(f - s^2 p(s^2))`,
-    :math:`f = m - 1`, :math:`s = f/(2 + f)` (:math:`|s| \le 0.172`; the atanh series to
-    :math:`s^{23}`): no library call, so the loop is vectorised. Relative error below 3e-15
-    (tested against scipy). ``bits`` is an int64 work buffer."""
-    xi = x.view(np.int64)
-    for k in range(m):
-        bits[k] = (xi[k] & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
-    mant = bits.view(np.float64)
-    for k in range(m):
-        e = float((xi[k] >> 52) - 1023)
-        mm = mant[k]
-        big = mm > 1.4142135623730951
-        mm = mm * 0.5 if big else mm
-        e = e + 1.0 if big else e
-        f = mm - 1.0
-        s = f / (2.0 + f)
-        z = s * s
-        p = 2.0 / 23.0
-        p = p * z + 2.0 / 21.0
-        p = p * z + 2.0 / 19.0
-        p = p * z + 2.0 / 17.0
-        p = p * z + 2.0 / 15.0
-        p = p * z + 2.0 / 13.0
-        p = p * z + 2.0 / 11.0
-        p = p * z + 2.0 / 9.0
-        p = p * z + 2.0 / 7.0
-        p = p * z + 2.0 / 5.0
-        p = p * z + 2.0 / 3.0
-        lx = e * _LN2_HI + (e * _LN2_LO + (f - s * (f - z * p)))
-        xv = x[k]
-        out[k] = (xv - 0.5) * lx - xv + _HALF_LOG_2PI + _stirling_sum(1.0 / xv)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -74,8 +33,9 @@ def cond_loglik_grid(z, r):  # pragma: no cover
     :math:`\sum_i\log\Gamma(z_i+r) + \log\Gamma(n r) - \log\Gamma(n(\bar z + r))
     - n\log\Gamma(r)`, for every gene (rows of ``z``) and every ``r`` (columns of the
     genes x grid array ``r``). The :math:`\log\Gamma(z_i + r)` of a block of genes are
-    computed together (:func:`_stirling_rows`, a vectorised loop) where
-    :math:`z_i + r \ge 10`, by ``math.lgamma`` below; the sums keep the sample order."""
+    computed together (:func:`radiogenomics._edger.special.lgamma_big_rows`, a
+    vectorised loop) where :math:`z_i + r \ge 10`, by ``math.lgamma`` below; the sums keep
+    the sample order."""
     G, n = z.shape
     K = r.shape[1]
     out = np.empty((G, K))
@@ -87,24 +47,28 @@ def cond_loglik_grid(z, r):  # pragma: no cover
         xb = np.empty(m)
         lb = np.empty(m)
         bits = np.empty(m, dtype=np.int64)
+        means = np.empty(g1 - g0)
+        for g in range(g0, g1):
+            tot = 0.0
+            for j in range(n):
+                tot += z[g, j]
+            means[g - g0] = tot / n
         for k in range(K):
             for g in range(g0, g1):
                 rr = r[g, k]
                 base = (g - g0) * n
                 for j in range(n):
                     xb[base + j] = z[g, j] + rr
-            _stirling_rows(xb, lb, bits, m)
+            lgamma_big_rows(xb, lb, bits, m)
             for g in range(g0, g1):
                 base = (g - g0) * n
-                tot = 0.0
                 s = 0.0
                 for j in range(n):
-                    tot += z[g, j]
                     xv = xb[base + j]
                     s += lb[base + j] if xv >= 10.0 else math.lgamma(xv)
                 rr = r[g, k]
-                mean = tot / n
-                out[g, k] = s + lgamma(n * rr) - lgamma(n * (mean + rr)) - n * lgamma(rr)
+                out[g, k] = (s + lgamma(n * rr) - lgamma(n * (means[g - g0] + rr))
+                             - n * lgamma(rr))
     return out
 
 

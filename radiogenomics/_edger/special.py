@@ -34,6 +34,9 @@ from numba import njit, prange
 
 _TINY = 1e-300
 _MAXIT = 100_000
+_HALF_LOG_2PI = 0.91893853320467274178  # log(2 pi) / 2
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 in 32 bits: exact when multiplied by an exponent
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 
 
 @njit(cache=True)
@@ -41,7 +44,7 @@ def _lgamma_big(x):  # pragma: no cover
     r"""Stirling series of :math:`\log\Gamma(x)` for :math:`x \ge 10`:
     :math:`(x-\tfrac12)\log x - x + \tfrac12\log 2\pi + \sum_k B_{2k}/(2k(2k-1)x^{2k-1})`
     to :math:`x^{-9}` (truncation error below 3e-14)."""
-    return (x - 0.5) * math.log(x) - x + 0.91893853320467274178 + _stirling_sum(1.0 / x)
+    return (x - 0.5) * math.log(x) - x + _HALF_LOG_2PI + _stirling_sum(1.0 / x)
 
 
 @njit(cache=True)
@@ -60,6 +63,44 @@ def lgamma(x: float) -> float:  # pragma: no cover
     if x >= 10.0:
         return _lgamma_big(x)
     return math.lgamma(x)
+
+
+@njit(cache=True, error_model="numpy")
+def lgamma_big_rows(x, out, bits, m):  # pragma: no cover
+    r""":math:`\log\Gamma(x_k)` for ``k < m`` by the Stirling series of
+    :func:`_lgamma_big` (valid for :math:`x \ge 10`), with
+    :math:`\log x = e\log 2 + \log m`, :math:`x = m\,2^e`, :math:`m \in [\sqrt{1/2}, \sqrt 2)`,
+    and :math:`\log m = 2\,\mathrm{atanh}\,s = f - s\,(f - s^2 p(s^2))`,
+    :math:`f = m - 1`, :math:`s = f/(2 + f)` (:math:`|s| \le 0.172`; the atanh series to
+    :math:`s^{23}`): no library call, so the loop is vectorised. Relative error below 3e-15
+    (tested against scipy). ``bits`` is an int64 work buffer."""
+    xi = x.view(np.int64)
+    for k in range(m):
+        bits[k] = (xi[k] & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
+    mant = bits.view(np.float64)
+    for k in range(m):
+        e = float((xi[k] >> 52) - 1023)
+        mm = mant[k]
+        big = mm > 1.4142135623730951
+        mm = mm * 0.5 if big else mm
+        e = e + 1.0 if big else e
+        f = mm - 1.0
+        s = f / (2.0 + f)
+        z = s * s
+        p = 2.0 / 23.0
+        p = p * z + 2.0 / 21.0
+        p = p * z + 2.0 / 19.0
+        p = p * z + 2.0 / 17.0
+        p = p * z + 2.0 / 15.0
+        p = p * z + 2.0 / 13.0
+        p = p * z + 2.0 / 11.0
+        p = p * z + 2.0 / 9.0
+        p = p * z + 2.0 / 7.0
+        p = p * z + 2.0 / 5.0
+        p = p * z + 2.0 / 3.0
+        lx = e * _LN2_HI + (e * _LN2_LO + (f - s * (f - z * p)))
+        xv = x[k]
+        out[k] = (xv - 0.5) * lx - xv + _HALF_LOG_2PI + _stirling_sum(1.0 / xv)
 
 
 @njit(cache=True, error_model="numpy")
